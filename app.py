@@ -1,0 +1,418 @@
+"""Gradio app: layout and event wiring over iqa_core. Run `python app.py` (the Hugging Face Space's app_file).
+
+Formatting lives in iqa_core.ui_format, figures in iqa_core.charts. One Assessor is loaded once and
+shared by every session. Serves on 0.0.0.0:7860 unless GRADIO_SERVER_PORT or PORT says otherwise.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import gradio as gr
+
+from iqa_core import charts
+from iqa_core import ui_format as uf
+from iqa_core.scores import SCORES
+
+log = logging.getLogger("iqa_core.app")
+
+ROOT = Path(__file__).resolve().parent
+EXAMPLES_DIR = ROOT / "examples"
+DATA_DIR = Path(os.environ.get("IQA_DATA_DIR", ROOT.parent / "shared" / "data")).resolve()
+# Explore reads server folders only under these roots (os.pathsep-separated in IQA_EXPLORE_ROOTS).
+EXPLORE_ROOTS: list[Path] = (
+    [Path(p).resolve() for p in os.environ["IQA_EXPLORE_ROOTS"].split(os.pathsep) if p]
+    if os.environ.get("IQA_EXPLORE_ROOTS") else [p for p in (DATA_DIR, EXAMPLES_DIR) if p.is_dir()]
+)
+WORK_ROOT = Path(tempfile.gettempdir()) / "iqa-app"
+
+TITLE = "Explainable image assessment"
+HEADER = (
+    f"# {TITLE}\n"
+    "Scores an image's **technical quality**, **aesthetics**, **prompt alignment** and **emotional tone**, "
+    "and shows why: eight attributes, a map of weak regions and a plain-language explanation."
+)
+
+# ---------------------------------------------------------------------------------------- the one model
+_assessor = None
+_assessor_lock = threading.Lock()
+
+
+def get_assessor():
+    """The shared Assessor, loaded on first use (app start calls this once)."""
+    global _assessor
+    if _assessor is None:
+        with _assessor_lock:
+            if _assessor is None:
+                from iqa_core.pipeline import Assessor
+
+                _assessor = Assessor()
+    return _assessor
+
+
+def _fail(exc: BaseException) -> str:
+    """The sentence for the user (logged server-side when unexpected), also shown as a toast."""
+    message = uf.user_message(exc)
+    gr.Warning(message)
+    return uf.message_html(message)
+
+
+# ================================================================================================ Assess
+ASSESS_OUTPUTS = ("status", "cards", "radar", "emotions", "valence_arousal", "overlay", "regions",
+                  "explanation", "json", "notes")
+
+
+def _assess_empty(status: str) -> tuple:
+    return (status, "", charts.empty("Attributes appear here"), charts.empty("Emotions appear here"),
+            charts.valence_arousal(None, None), None, [], "", None, "")
+
+
+def assess(image, prompt="", negative_prompt="", tags="", caption=""):
+    """Assess one uploaded image; outputs in the order of ASSESS_OUTPUTS."""
+    try:
+        uf.check_file_size(image)
+        assessor = get_assessor()
+        prep = assessor.preprocess(image, prompt=prompt or None, negative_prompt=negative_prompt or None,
+                                   tags=tags or None, caption=caption or None)
+        result = assessor.postprocess(prep, assessor.forward([prep])[0])
+        from iqa_core.pipeline import overlay_image
+
+        overlay = overlay_image(result, prep.loaded.image)
+        json_path = uf.write_json(result, uf.new_workdir(WORK_ROOT))
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence, the server keeps serving
+        return _assess_empty(_fail(exc))
+    return ("", uf.score_cards_html(result), charts.radar(result), charts.emotions_bar(result.emotions),
+            charts.valence_arousal(result.valence, result.arousal), overlay, uf.region_rows(result),
+            uf.explanation_markdown(result), str(json_path), uf.notes_html(result))
+
+
+def prefill(image):
+    """Prompt, negative prompt, tags and caption from the uploaded file's embedded metadata, plus a note."""
+    try:
+        return uf.prefill_fields(image)
+    except Exception as exc:  # noqa: BLE001
+        return "", "", "", "", _fail(exc)
+
+
+# =============================================================================================== Compare
+COMPARE_OUTPUTS = ("status", "gallery", "radar", "table", "summary")
+MAX_COMPARE = 6
+
+
+def compare(files, prompt=""):
+    """Assess 2-6 images with one optional prompt; outputs in the order of COMPARE_OUTPUTS."""
+    empty_table = {"headers": ["image"] + list(SCORES), "data": []}
+    try:
+        paths = [str(f) for f in (files or [])]
+        notes = []
+        if len(paths) > MAX_COMPARE:
+            notes.append(f"Compare takes up to {MAX_COMPARE} images; used the first {MAX_COMPARE}.")
+            paths = paths[:MAX_COMPARE]
+        names_all = uf.compare_names(paths)
+        assessor = get_assessor()
+        results, names, shown = [], [], []
+        for path, name in zip(paths, names_all):
+            try:
+                uf.check_file_size(path)
+                results.append(assessor.assess(path, name=name, prompt=prompt or None))
+                names.append(name)
+                shown.append(path)
+            except uf.ImageLoadError as exc:
+                notes.append(f"{name}: {exc}")
+        if len(results) < 2:
+            raise uf.UserError(" ".join(notes + ["Choose at least two readable images to compare."]))
+        headers, rows = uf.compare_table(results, names)
+        gallery = [(p, f"{n} · quality {uf.format_value('quality', r.quality)}")
+                   for p, n, r in zip(shown, names, results)]
+        status = uf.message_html(" ".join(notes), "warning") if notes else ""
+        return (status, gallery, charts.radar(results, names, title="Attributes, overlaid"),
+                {"headers": headers, "data": rows}, uf.compare_summary(results, names))
+    except Exception as exc:  # noqa: BLE001
+        return _fail(exc), [], charts.empty("Attributes appear here"), empty_table, ""
+
+
+# ================================================================================================= Batch
+BATCH_OUTPUTS = ("status", "summary", "table", "histogram", "scatter", "downloads", "errors")
+
+
+def run_batch(files, progress=gr.Progress()):
+    """Assess many images (or the images in .zip files); outputs in the order of BATCH_OUTPUTS."""
+    empty_table = {"headers": uf.BATCH_COLUMNS, "data": []}
+    try:
+        if not files:
+            raise uf.UserError("Upload some images or a .zip of images first.")
+        work = uf.new_workdir(WORK_ROOT)
+        progress(0, desc="Unpacking")
+        inputs = uf.collect_batch_inputs([str(f) for f in files], work / "in")
+        rows = list(inputs.problems)
+        if inputs.files:
+            from iqa_core import batch
+
+            assessor = get_assessor()
+            n = len(inputs.files)
+            for i, row in enumerate(batch.run(assessor, inputs.folder, inputs.metadata, inputs.files), 1):
+                rows.append(row)
+                progress((i, n), desc="Assessing", unit="images")
+        if not rows:
+            raise uf.UserError("No files to assess were found in the upload.")
+        csv_path, jsonl_path = uf.write_results(rows, work)
+        return ("", uf.batch_summary(rows), {"headers": uf.BATCH_COLUMNS, "data": uf.batch_table(rows)},
+                charts.score_histograms(rows), charts.score_scatter(rows), [str(csv_path), str(jsonl_path)],
+                uf.errors_markdown(rows))
+    except Exception as exc:  # noqa: BLE001
+        return (_fail(exc), "", empty_table, charts.empty("Histograms appear here"),
+                charts.empty("Quality vs aesthetics appears here"), None, "")
+
+
+# =============================================================================================== Explore
+EXPLORE_OUTPUTS = ("status", "note", "scatter", "gallery")
+
+
+def explore(folder, labels="", human_column=None, score="quality", limit=100, progress=gr.Progress()):
+    """Predicted score against human scores for a labelled server folder; outputs: EXPLORE_OUTPUTS."""
+    try:
+        result = uf.run_explore(get_assessor(), folder, labels, human_column, score, limit, EXPLORE_ROOTS,
+                                progress=lambda i, n: progress((i, n), desc="Assessing", unit="images"))
+        if result.n < 3:
+            raise uf.UserError(f"Only {result.n} images could be scored; at least 3 are needed. {result.note}")
+        highlight = [result.names[i] for i in result.disagreements]
+        fig = charts.predicted_vs_human(result.predicted, result.human, result.names, result.score,
+                                        result.human_column, highlight)
+        note = (f"{result.note} Comparing predicted **{result.score}** with human **{result.human_column}**; "
+                f"the orange points are the {len(highlight)} largest disagreements (rank difference), shown below.")
+        return "", note, fig, uf.disagreement_gallery(result)
+    except Exception as exc:  # noqa: BLE001
+        return _fail(exc), "", charts.empty("The scatter appears here"), []
+
+
+def explore_columns(folder, labels="", score="quality"):
+    """Choices for the human-score dropdown: the numeric columns of the labels CSV."""
+    try:
+        root = uf.resolve_allowed(folder, EXPLORE_ROOTS, "folder")
+        csv_path = (uf.resolve_allowed(labels, EXPLORE_ROOTS, "labels CSV") if labels and labels.strip()
+                    else uf.default_labels_path(root))
+        if csv_path is None or not csv_path.is_file():
+            return gr.update(choices=[], value=None)
+        _, numeric = uf.read_labels(csv_path)
+        return gr.update(choices=numeric, value=uf.guess_human_column(numeric, score))
+    except Exception:  # noqa: BLE001 - typing a path: stay quiet until it points somewhere useful
+        return gr.update(choices=[], value=None)
+
+
+# ============================================================================================== examples
+def example_rows() -> list[list[str]]:
+    """[image path, prompt] from examples/examples.csv (or every image in examples/ without a prompt)."""
+    table = EXAMPLES_DIR / "examples.csv"
+    rows = []
+    if table.is_file():
+        with open(table, newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                path = EXAMPLES_DIR / (row.get("image") or "")
+                if path.is_file():
+                    rows.append([str(path), row.get("prompt") or ""])
+    if not rows and EXAMPLES_DIR.is_dir():
+        from iqa_core.batch import list_images
+
+        rows = [[str(p), ""] for p in list_images(EXAMPLES_DIR)]
+    return rows
+
+
+def explore_examples() -> list[list]:
+    out = []
+    for folder, column, score, limit in (("livec-dev", "AllMOS_release", "quality", 40),
+                                         ("agiqa3k-dev", "mos_align", "alignment", 40)):
+        images, labels = DATA_DIR / folder / "images", DATA_DIR / folder / "labels.csv"
+        if images.is_dir() and labels.is_file():
+            out.append([str(images), str(labels), column, score, limit])
+    return out
+
+
+class ImageInput(gr.Image):
+    """gr.Image whose preprocessing never fails: an unreadable upload reaches the handler as its path,
+    where load_image turns it into a clear sentence instead of Gradio's bare 'Error'."""
+
+    is_template = True  # same front-end component as gr.Image
+
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except Exception:  # noqa: BLE001
+            return str(payload.path) if payload is not None and payload.path else None
+
+
+# ================================================================================================ layout
+THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="sky", neutral_hue="slate")
+CSS = """
+.gradio-container { max-width: 1280px !important; margin: 0 auto !important; }
+.iqa-header p { margin-top: 0; opacity: .85; }
+.iqa-small, .iqa-small * { font-size: .85em; }
+/* plotly draws text with inline fills; make it readable on the dark theme */
+.dark .js-plotly-plot .main-svg :not(.hovertext) > text { fill: #d1d5db !important; }
+.dark .js-plotly-plot .main-svg .hovertext text { fill: #111827 !important; }
+@media (max-width: 640px) {
+  .gradio-container { padding-left: 6px !important; padding-right: 6px !important; }
+  .iqa-header h1 { font-size: 1.45em; }
+}
+"""
+
+
+def build_demo() -> gr.Blocks:
+    examples = example_rows()
+    with gr.Blocks(title=TITLE) as demo:
+        gr.Markdown(HEADER, elem_classes="iqa-header")
+        with gr.Tabs():
+            # ------------------------------------------------------------------------------ Assess
+            with gr.Tab("Assess", id="assess"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=2, min_width=300):
+                        image = ImageInput(type="filepath", image_mode=None, sources=["upload", "clipboard"],
+                                           label="Image (drop, paste or click)", height=340,
+                                           elem_id="assess-image")
+                        with gr.Accordion("Text for alignment (optional; filled from the file's metadata)",
+                                          open=True):
+                            prompt = gr.Textbox(label="Prompt", lines=2, max_lines=6, elem_id="assess-prompt")
+                            negative = gr.Textbox(label="Negative prompt", lines=1, max_lines=4)
+                            tags = gr.Textbox(label="Tags", placeholder="comma-separated")
+                            caption = gr.Textbox(label="Caption", lines=1, max_lines=4)
+                            prefill_note = gr.HTML()
+                        assess_btn = gr.Button("Assess", variant="primary", elem_id="assess-button")
+                        if examples:
+                            gr.Examples(examples, inputs=[image, prompt], label="Examples (AGIQA-3K, MIT)",
+                                        api_name="assess_example")
+                    with gr.Column(scale=3, min_width=300):
+                        a_status = gr.HTML()
+                        cards = gr.HTML(elem_id="score-cards")
+                        explanation = gr.Markdown(elem_id="explanation", label="Explanation")
+                        notes = gr.HTML(elem_classes="iqa-small")
+                        json_file = gr.DownloadButton("Download the assessment (JSON)", size="sm",
+                                                      elem_id="json-download")
+                with gr.Row(equal_height=False):
+                    radar = gr.Plot(show_label=False, elem_id="radar", min_width=300)
+                    emotions = gr.Plot(show_label=False, elem_id="emotions", min_width=300)
+                    va = gr.Plot(show_label=False, elem_id="valence-arousal", min_width=300)
+                with gr.Row(equal_height=False):
+                    overlay = gr.Image(label="Region map: the redder, the weaker", type="pil", interactive=False,
+                                       height=360, elem_id="overlay", min_width=300, format="png")
+                    regions = gr.Dataframe(headers=uf.REGION_HEADERS, label="Regions, weakest first",
+                                           interactive=False, elem_id="regions", min_width=300, max_height=360)
+                assess_outputs = [a_status, cards, radar, emotions, va, overlay, regions, explanation, json_file,
+                                  notes]
+                assess_btn.click(assess, [image, prompt, negative, tags, caption], assess_outputs,
+                                 api_name="assess")
+                image.upload(prefill, image, [prompt, negative, tags, caption, prefill_note], api_name="prefill",
+                             concurrency_limit=8)
+
+            # ------------------------------------------------------------------------------ Compare
+            with gr.Tab("Compare", id="compare"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=2, min_width=300):
+                        c_files = gr.File(file_count="multiple", file_types=["image"], label="2 to 6 images",
+                                          elem_id="compare-files")
+                        c_prompt = gr.Textbox(label="Prompt (optional, used for every image)", lines=2)
+                        c_btn = gr.Button("Compare", variant="primary", elem_id="compare-button")
+                        if len(examples) >= 2:
+                            gr.Examples([[[e[0] for e in examples[:2]], ""],
+                                         [[e[0] for e in examples], ""]],
+                                        inputs=[c_files, c_prompt], label="Examples",
+                                        example_labels=["2 images", f"{len(examples)} images"],
+                                        api_name="compare_example")
+                    with gr.Column(scale=3, min_width=300):
+                        c_status = gr.HTML()
+                        c_summary = gr.Markdown(elem_id="compare-summary")
+                        c_gallery = gr.Gallery(label="Images", columns=3, height=260, object_fit="contain",
+                                               allow_preview=True)
+                c_table = gr.Dataframe(label="Scores (★ best per score)", interactive=False, elem_id="compare-table")
+                c_radar = gr.Plot(show_label=False, elem_id="compare-radar")
+                c_btn.click(compare, [c_files, c_prompt], [c_status, c_gallery, c_radar, c_table, c_summary],
+                            api_name="compare")
+
+            # ------------------------------------------------------------------------------ Batch
+            with gr.Tab("Batch", id="batch"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=2, min_width=300):
+                        b_files = gr.File(file_count="multiple", file_types=["image", ".zip", ".csv"],
+                                          label="Images or .zip files (a CSV with an 'image' column adds prompts)",
+                                          elem_id="batch-files")
+                        b_btn = gr.Button("Assess all", variant="primary", elem_id="batch-button")
+                        if examples:
+                            gr.Examples([[[e[0] for e in examples]]], inputs=[b_files], label="Examples",
+                                        example_labels=[f"{len(examples)} example images"],
+                                        api_name="batch_example")
+                        b_downloads = gr.File(label="Results (CSV and JSONL)", file_count="multiple",
+                                              interactive=False, elem_id="batch-downloads")
+                    with gr.Column(scale=3, min_width=300):
+                        b_status = gr.HTML()
+                        b_summary = gr.Markdown(elem_id="batch-summary")
+                        b_table = gr.Dataframe(headers=uf.BATCH_COLUMNS, label="Results (click a header to sort)",
+                                               interactive=False, elem_id="batch-table", max_height=420)
+                        b_errors = gr.Markdown(elem_id="batch-errors")
+                with gr.Row(equal_height=False):
+                    b_hist = gr.Plot(show_label=False, elem_id="batch-histogram", min_width=300)
+                    b_scatter = gr.Plot(show_label=False, elem_id="batch-scatter", min_width=300)
+                b_btn.click(run_batch, b_files, [b_status, b_summary, b_table, b_hist, b_scatter, b_downloads,
+                                                 b_errors], api_name="batch")
+
+            # ------------------------------------------------------------------------------ Explore
+            with gr.Tab("Explore", id="explore"):
+                gr.Markdown(
+                    "Compare predictions with human scores on a labelled folder **on this server**: a folder of "
+                    "images and a CSV with an `image` column and numeric score columns (for example "
+                    f"`shared/data/<set>/labels.csv`). Up to {uf.MAX_EXPLORE} images per run.",
+                    elem_classes="iqa-small")
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=2, min_width=300):
+                        e_folder = gr.Textbox(label="Image folder on the server", elem_id="explore-folder")
+                        e_labels = gr.Textbox(label="Labels CSV (empty: labels.csv in or next to the folder)")
+                        with gr.Row():
+                            e_human = gr.Dropdown(label="Human score column", choices=[], allow_custom_value=True,
+                                                  min_width=140)
+                            e_score = gr.Dropdown(label="Predicted score", choices=list(SCORES), value="quality",
+                                                  min_width=140)
+                        e_limit = gr.Slider(10, uf.MAX_EXPLORE, value=100, step=10, label="Images (at most)")
+                        e_btn = gr.Button("Compare with humans", variant="primary", elem_id="explore-button")
+                        ex = explore_examples()
+                        if ex:
+                            gr.Examples(ex, inputs=[e_folder, e_labels, e_human, e_score, e_limit],
+                                        label="Examples", api_name="explore_example")
+                        gr.Markdown("Allowed folders: " + (", ".join(f"`{r}`" for r in EXPLORE_ROOTS) or "none"),
+                                    elem_classes="iqa-small")
+                    with gr.Column(scale=3, min_width=300):
+                        e_status = gr.HTML()
+                        e_note = gr.Markdown(elem_id="explore-note")
+                        e_scatter = gr.Plot(show_label=False, elem_id="explore-scatter")
+                e_gallery = gr.Gallery(label="Largest disagreements", columns=4, height=320, object_fit="contain",
+                                       elem_id="explore-gallery")
+                e_folder.blur(explore_columns, [e_folder, e_labels, e_score], e_human, api_name="explore_columns",
+                              concurrency_limit=8)
+                for i, trigger in enumerate((e_folder.submit, e_labels.blur, e_labels.submit, e_score.input)):
+                    trigger(explore_columns, [e_folder, e_labels, e_score], e_human,
+                            api_name=f"explore_columns_{i + 2}", api_visibility="undocumented", concurrency_limit=8)
+                e_btn.click(explore, [e_folder, e_labels, e_human, e_score, e_limit],
+                            [e_status, e_note, e_scatter, e_gallery], api_name="explore")
+        gr.Markdown("Scores come from small learned heads over a frozen image encoder; read them as estimates. "
+                    "Ranges and meanings: `iqa_core/scores.py`.", elem_classes="iqa-small")
+    return demo
+
+
+demo = build_demo()
+demo.queue(default_concurrency_limit=2)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        get_assessor()  # load the models before the first visitor, not during their first click
+    except Exception:  # noqa: BLE001 - serve anyway; every handler then explains what is missing
+        log.exception("the models could not be loaded")
+    port = int(os.environ.get("GRADIO_SERVER_PORT") or os.environ.get("PORT") or 7860)
+    host = os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0")
+    demo.launch(server_name=host, server_port=port, theme=THEME, css=CSS, max_file_size="500mb",
+                show_error=False)
+
+
+if __name__ == "__main__":
+    main()

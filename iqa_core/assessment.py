@@ -1,0 +1,58 @@
+"""Plain-data results: what the core returns and the app, the CLI and the API only render."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Sentiment:
+    label: str  # "positive" | "negative"
+    probability: float
+
+
+@dataclass
+class Region:
+    """One region of the image with its own quality score (after RSFIQA)."""
+    id: int
+    label: str  # where it is, in words: "top left", "centre", ...
+    bbox: list[float]  # x0, y0, x1, y1 as fractions of width and height
+    share: float  # fraction of the image's area
+    quality: float  # 0-100, same scale as Assessment.quality
+    polygon: list[list[float]] = field(default_factory=list)  # outline as (x, y) fractions
+
+
+@dataclass
+class Attribute:
+    score: float  # 0-100
+    source: str  # "measured" (a documented proxy) or "learned"
+    evidence: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Assessment:
+    image: str
+    width: int
+    height: int
+    quality: float | None
+    aesthetics: float | None
+    alignment: float | None
+    valence: float | None
+    arousal: float | None
+    emotions: dict[str, float]
+    sentiment: Sentiment | None
+    attributes: dict[str, Attribute]
+    regions: list[Region]
+    metadata: dict[str, Any]
+    explanation: str
+    timings_ms: dict[str, float]
+    models: dict[str, str]
+    backends: dict[str, str] = field(default_factory=dict)  # field -> model that produced it
+    notes: list[str] = field(default_factory=list)  # what the loader changed or warned about
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)

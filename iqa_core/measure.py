@@ -1,0 +1,118 @@
+"""Measured image statistics: the evidence behind attributes, regions and explanations.
+
+Each is a documented, classic proxy computed on a working copy whose long side is at most 512 px, so the
+numbers are comparable across image sizes and cost a few milliseconds.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+WORK_SIDE = 512
+
+
+def working_arrays(image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+    """RGB float array in [0, 1] and its luminance, at most WORK_SIDE on the long side."""
+    img = image.convert("RGB")
+    if max(img.size) > WORK_SIDE:
+        img = img.copy()
+        img.thumbnail((WORK_SIDE, WORK_SIDE), Image.BILINEAR)
+    rgb = np.asarray(img, dtype=np.float32) / 255.0
+    lum = rgb @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    return rgb, lum
+
+
+def sharpness(lum: np.ndarray) -> float:
+    """Variance of the Laplacian (x1000): falls with blur."""
+    return float(ndimage.laplace(lum).var() * 1000.0)
+
+
+def noise_sigma(lum: np.ndarray) -> float:
+    """Immerkaer's fast noise estimate, in 8-bit grey levels: rises with sensor noise and grain."""
+    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+    h, w = lum.shape
+    if h < 3 or w < 3:
+        return 0.0
+    conv = np.abs(ndimage.convolve(lum * 255.0, kernel))[1:-1, 1:-1]
+    return float(np.sqrt(np.pi / 2.0) * conv.sum() / (6.0 * (w - 2) * (h - 2)))
+
+
+def blockiness(lum: np.ndarray) -> float:
+    """Ratio of luminance steps on the 8-px JPEG grid to steps elsewhere: about 1 clean, >1.3 blocky."""
+    dx = np.abs(np.diff(lum * 255.0, axis=1))
+    dy = np.abs(np.diff(lum * 255.0, axis=0))
+    if dx.shape[1] < 16 or dy.shape[0] < 16:
+        return 1.0
+    on = np.concatenate([dx[:, 7::8].ravel(), dy[7::8, :].ravel()]).mean()
+    off_x = np.delete(dx, np.s_[7::8], axis=1)
+    off_y = np.delete(dy, np.s_[7::8], axis=0)
+    off = np.concatenate([off_x.ravel(), off_y.ravel()]).mean()
+    return float(on / max(off, 1e-3))
+
+
+def exposure(lum: np.ndarray) -> dict[str, float]:
+    return {
+        "mean_luminance": float(lum.mean()),
+        "clipped_highlights": float((lum > 0.98).mean()),
+        "crushed_shadows": float((lum < 0.02).mean()),
+        "contrast": float(lum.std()),
+        "dynamic_range": float(np.percentile(lum, 99) - np.percentile(lum, 1)),
+    }
+
+
+def colour(rgb: np.ndarray) -> dict[str, float]:
+    """Hasler and Suesstrunk's colourfulness (0 grey, ~0.5 very colourful) and clipped-channel share."""
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    rg, yb = r - g, 0.5 * (r + g) - b
+    colourfulness = np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean())
+    mx, mn = rgb.max(-1), rgb.min(-1)
+    saturation = np.where(mx > 1e-3, (mx - mn) / np.maximum(mx, 1e-3), 0.0)
+    return {
+        "colourfulness": float(colourfulness),
+        "mean_saturation": float(saturation.mean()),
+        "clipped_channels": float(((rgb > 0.99) | (rgb < 0.01)).any(-1).mean()),
+    }
+
+
+def detail_map(lum: np.ndarray) -> np.ndarray:
+    """Local gradient energy, smoothed, at a quarter of the working size: where the image has edges and
+    texture (a cheap saliency; fine resolution adds nothing once it is smoothed)."""
+    small = lum[::4, ::4] if min(lum.shape) >= 32 else lum
+    gx, gy = ndimage.sobel(small, axis=1), ndimage.sobel(small, axis=0)
+    return ndimage.gaussian_filter(np.hypot(gx, gy), sigma=max(small.shape) / 40.0)
+
+
+def composition(sal: np.ndarray) -> dict[str, float]:
+    """Where the detail sits: its centre of mass, distance to the nearest rule-of-thirds point, balance."""
+    total = sal.sum()
+    h, w = sal.shape
+    if total <= 1e-9:
+        return {"subject_x": 0.5, "subject_y": 0.5, "thirds_distance": 0.24, "balance": 1.0, "subject_spread": 1.0}
+    ys, xs = np.mgrid[0:h, 0:w]
+    cx, cy = float((sal * xs).sum() / total / w), float((sal * ys).sum() / total / h)
+    thirds = [(a, b) for a in (1 / 3, 2 / 3) for b in (1 / 3, 2 / 3)]
+    dist = min(np.hypot(cx - a, cy - b) for a, b in thirds)
+    left, right = sal[:, : w // 2].sum(), sal[:, w - w // 2:].sum()
+    spread = float(np.sqrt((sal * ((xs / w - cx) ** 2 + (ys / h - cy) ** 2)).sum() / total) / 0.408)
+    return {"subject_x": cx, "subject_y": cy, "thirds_distance": float(dist),
+            "balance": float(min(left, right) / max(left, right, 1e-9)), "subject_spread": spread}
+
+
+def focus(lum: np.ndarray, sal: np.ndarray) -> dict[str, float]:
+    """Sharpness where the detail is against the rest: a subject in focus on a soft background scores high."""
+    lap = np.abs(ndimage.laplace(lum))
+    top = np.asarray(Image.fromarray(sal).resize(lum.shape[::-1], Image.NEAREST)) >= np.quantile(sal, 0.8)
+    subject, background = float(lap[top].mean()), float(lap[~top].mean()) if (~top).any() else 0.0
+    return {"subject_sharpness": subject * 100.0, "background_sharpness": background * 100.0,
+            "focus_ratio": subject / max(background, 1e-4)}
+
+
+def measure(image: Image.Image) -> dict[str, float]:
+    """All measured statistics of one image, flat."""
+    rgb, lum = working_arrays(image)
+    out = {"sharpness": sharpness(lum), "noise_sigma": noise_sigma(lum), "blockiness": blockiness(lum)}
+    sal = detail_map(lum)
+    for part in (exposure(lum), colour(rgb), composition(sal), focus(lum, sal)):
+        out.update(part)
+    return out

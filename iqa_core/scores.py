@@ -1,0 +1,61 @@
+"""The score table: every score's range, direction and meaning, read by the README, the JSON and the UI.
+
+One row per score, as pyiqa's ``default_model_configs.py`` keeps one row per metric.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class ScoreSpec:
+    name: str
+    low: float
+    high: float
+    higher_is_better: bool
+    meaning: str
+    trained_on: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+SCORES: dict[str, ScoreSpec] = {
+    s.name: s
+    for s in (
+        ScoreSpec("quality", 0, 100, True,
+                  "Technical quality: sharpness, noise, artefacts, exposure.",
+                  "agiqa3k-dev + livec-dev (per-dataset normalised)"),
+        ScoreSpec("aesthetics", 0, 100, True,
+                  "How pleasing the image is: composition, colour, light, subject.",
+                  "para-dev"),
+        ScoreSpec("alignment", 0, 100, True,
+                  "How well the image matches its prompt or caption; empty when no text is given.",
+                  "agiqa3k-dev"),
+        ScoreSpec("valence", 1, 9, True,
+                  "Emotional pleasantness on the SAM scale: 1 very negative, 9 very positive.",
+                  "emotion6-dev"),
+        ScoreSpec("arousal", 1, 9, True,
+                  "Emotional intensity on the SAM scale: 1 calm, 9 excited.",
+                  "emotion6-dev"),
+    )
+}
+
+EMOTIONS: tuple[str, ...] = ("anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral")
+
+ATTRIBUTES: dict[str, str] = {
+    "composition": "Placement and balance of the subject in the frame.",
+    "colour": "Colourfulness and colour harmony, without clipped channels.",
+    "lighting": "Exposure and contrast: no crushed shadows or blown highlights.",
+    "focus_detail": "Sharpness of the subject, fine detail.",
+    "subject": "How clear and strong the main subject is.",
+    "technical": "Freedom from noise, blur and compression artefacts.",
+    "originality": "How unusual the image is compared with common photos.",
+    "emotional_impact": "How strongly the image evokes a feeling.",
+}
+
+
+def scale_to_range(name: str, unit: float) -> float:
+    """Map a value in [0, 1] onto the score's range."""
+    spec = SCORES[name]
+    return spec.low + (spec.high - spec.low) * min(max(unit, 0.0), 1.0)

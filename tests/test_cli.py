@@ -1,0 +1,81 @@
+"""The command line contract: `assess` and `batch`, their flags and field names."""
+import csv
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from iqa_core import datasets
+from tests.conftest import ROOT
+
+
+def _run(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "iqa_core", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory, data_root):
+    d = tmp_path_factory.mktemp("batch")
+    samples = datasets.load("agiqa3k", data_root)[:3]
+    for s in samples:
+        shutil.copy(s.path, d / s.path.name)
+    (d / "broken.jpg").write_bytes(b"this is not a jpeg")
+    sub = d / "sub"
+    sub.mkdir()
+    shutil.copy(samples[0].path, sub / "nested.jpg")
+    meta = d / "meta.csv"
+    with open(meta, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["image", "prompt", "tags"])
+        w.writerow([samples[0].path.name, samples[0].prompt, "a,b"])
+    return d
+
+
+def test_assess_json(data_root):
+    s = datasets.load("agiqa3k", data_root)[0]
+    r = _run("assess", str(s.path), "--prompt", s.prompt, "--tags", "x,y", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["image"] == s.path.name and d["alignment"] is not None
+    assert d["metadata"]["tags"] == ["x", "y"]
+
+
+def test_assess_text_and_bad_file(tmp_path, data_root):
+    s = datasets.load("agiqa3k", data_root)[0]
+    r = _run("assess", str(s.path))
+    assert r.returncode == 0 and "quality" in r.stdout
+    bad = tmp_path / "x.png"
+    bad.write_bytes(b"")
+    r = _run("assess", str(bad))
+    assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_batch_jsonl_and_csv(folder, tmp_path):
+    out = tmp_path / "results.jsonl"
+    r = _run("batch", str(folder), "--out", str(out), "--metadata", str(folder / "meta.csv"))
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    by_name = {row["image"]: row for row in rows}
+    assert len(rows) == 5 and "sub/nested.jpg" in by_name
+    assert by_name["broken.jpg"]["error"]
+    good = [row for row in rows if not row.get("error")]
+    assert len(good) == 4 and all(0 <= row["quality"] <= 100 for row in good)
+    first = sorted(p.name for p in folder.glob("ag_*.jpg"))[0]
+    assert by_name[first]["alignment"] is not None and by_name[first]["metadata"]["tags"] == ["a", "b"]
+    out_csv = tmp_path / "results.csv"
+    assert _run("batch", str(folder), "--out", str(out_csv)).returncode == 0
+    table = list(csv.DictReader(open(out_csv)))
+    assert len(table) == 5 and {"image", "quality", "aesthetics", "error"} <= set(table[0])
+
+
+def test_batch_refuses_links_outside(tmp_path, data_root):
+    d = tmp_path / "f"
+    d.mkdir()
+    (d / "escape.jpg").symlink_to(datasets.load("agiqa3k", data_root)[0].path)
+    out = tmp_path / "r.jsonl"
+    assert _run("batch", str(d), "--out", str(out)).returncode == 0
+    row = json.loads(out.read_text())
+    assert "outside" in row["error"]

@@ -1,0 +1,98 @@
+"""The assessment core end to end, on real images with the shipped weights."""
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+
+from iqa_core import datasets
+from iqa_core.load import ImageLoadError
+from iqa_core.scores import ATTRIBUTES, EMOTIONS, SCORES
+
+
+@pytest.fixture(scope="module")
+def agiqa(data_root):
+    return datasets.load("agiqa3k", data_root)
+
+
+def test_assessment_is_complete_and_json(assessor, agiqa):
+    s = agiqa[0]
+    a = assessor.assess(s.path, prompt=s.prompt)
+    d = json.loads(a.to_json())
+    for key in ("quality", "aesthetics", "alignment", "valence", "arousal"):
+        lo, hi = SCORES[key].low, SCORES[key].high
+        assert lo <= d[key] <= hi, key
+    assert set(d["emotions"]) == set(EMOTIONS)
+    assert abs(sum(d["emotions"].values()) - 1) < 1e-3
+    assert d["sentiment"]["label"] in ("positive", "negative") and 0.5 <= d["sentiment"]["probability"] <= 1
+    assert set(d["attributes"]) == set(ATTRIBUTES)
+    for attr in d["attributes"].values():
+        assert 0 <= attr["score"] <= 100 and attr["source"] in ("learned", "measured") and attr["evidence"]
+    assert d["metadata"]["prompt"] == s.prompt
+    assert len(d["regions"]) >= 4 and all(0 <= r["quality"] <= 100 for r in d["regions"])
+    assert str(round(d["quality"])) in d["explanation"]
+    assert {"decode", "encode", "heads", "total"} <= set(d["timings_ms"])
+    assert "image_encoder" in d["models"] and "heads" in d["models"]
+
+
+def test_no_text_means_no_alignment(assessor, agiqa):
+    assert assessor.assess(agiqa[1].path).alignment is None
+
+
+def test_deterministic_and_same_for_path_bytes_pil(assessor, agiqa):
+    path = agiqa[2].path
+    a = assessor.assess(path)
+    b = assessor.assess(path.read_bytes())
+    c = assessor.assess(Image.open(path))
+    assert a.quality == b.quality == c.quality
+    assert a.emotions == b.emotions == c.emotions
+
+
+def _noisy(img: Image.Image) -> Image.Image:
+    arr = np.asarray(img, np.float32) + np.random.default_rng(0).normal(0, 40, (img.height, img.width, 3))
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+
+
+def test_degraded_copies_score_lower_quality(assessor, data_root):
+    # Real photos and AI images: heavy blur and heavy noise both cost quality, image by image.
+    samples = datasets.load("livec", data_root)[:4] + datasets.load("agiqa3k", data_root)[:4]
+    for s in samples:
+        img = Image.open(s.path).convert("RGB")
+        q0 = assessor.assess(img).quality
+        assert assessor.assess(img.filter(ImageFilter.GaussianBlur(6))).quality < q0 - 5, s.path.name
+        assert assessor.assess(_noisy(img)).quality < q0 - 5, s.path.name
+
+
+def test_matching_prompt_aligns_better_than_unrelated(assessor, agiqa):
+    # On average over dev images, the image's own prompt beats another image's prompt.
+    picks = [s for s in agiqa[:60] if s.targets["alignment"] > 3.0][:12]
+    own, other = [], []
+    for i, s in enumerate(picks):
+        own.append(assessor.assess(s.path, prompt=s.prompt).alignment)
+        other.append(assessor.assess(s.path, prompt=picks[(i + 5) % len(picks)].prompt).alignment)
+    assert np.mean(own) > np.mean(other)
+
+
+def test_bad_inputs_give_clear_errors(assessor, tmp_path):
+    from tests.hostile_files import build_corpus
+
+    for name, path in build_corpus(tmp_path).items():
+        try:
+            a = assessor.assess(path, prompt="x" * 1_000_000)
+        except ImageLoadError as err:
+            assert len(str(err)) > 10, name
+            continue
+        assert 0 <= a.quality <= 100, name
+        assert len(a.metadata["prompt"] or "") <= 2000
+
+
+def test_png_prompt_is_read_from_the_file(assessor, agiqa):
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("parameters", f"{agiqa[0].prompt}\nNegative prompt: blurry\nSteps: 20, Sampler: Euler a")
+    buf = io.BytesIO()
+    Image.open(agiqa[0].path).save(buf, "PNG", pnginfo=info)
+    a = assessor.assess(buf.getvalue())
+    assert a.metadata["prompt"] == agiqa[0].prompt and a.alignment is not None
