@@ -223,8 +223,8 @@ def example_rows() -> list[list[str]]:
 
 def explore_examples() -> list[list]:
     out = []
-    for folder, column, score, limit in (("livec-dev", "AllMOS_release", "quality", 40),
-                                         ("agiqa3k-dev", "mos_align", "alignment", 40)):
+    for folder, column, score, limit in (("livec-dev", "AllMOS_release", "quality", 30),
+                                         ("agiqa3k-dev", "mos_align", "alignment", 30)):
         images, labels = DATA_DIR / folder / "images", DATA_DIR / folder / "labels.csv"
         if images.is_dir() and labels.is_file():
             out.append([str(images), str(labels), column, score, limit])
@@ -249,13 +249,16 @@ THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="sky", neutral_hue="s
 CSS = """
 .gradio-container { max-width: 1280px !important; margin: 0 auto !important; }
 .iqa-header p { margin-top: 0; opacity: .85; }
-.iqa-small, .iqa-small * { font-size: .85em; }
+.iqa-small p, .iqa-small li { font-size: var(--text-sm) !important; opacity: .8; }
+.iqa-cards { grid-template-columns: repeat(3, minmax(0, 1fr)) !important; }
 /* plotly draws text with inline fills; make it readable on the dark theme */
 .dark .js-plotly-plot .main-svg :not(.hovertext) > text { fill: #d1d5db !important; }
 .dark .js-plotly-plot .main-svg .hovertext text { fill: #111827 !important; }
 @media (max-width: 640px) {
   .gradio-container { padding-left: 6px !important; padding-right: 6px !important; }
   .iqa-header h1 { font-size: 1.45em; }
+  .iqa-cards { grid-template-columns: repeat(2, minmax(0, 1fr)) !important; gap: 8px !important; }
+  .iqa-card { padding: 10px !important; }
 }
 """
 
@@ -276,29 +279,31 @@ def build_demo() -> gr.Blocks:
                                           open=True):
                             prompt = gr.Textbox(label="Prompt", lines=2, max_lines=6, elem_id="assess-prompt")
                             negative = gr.Textbox(label="Negative prompt", lines=1, max_lines=4)
-                            tags = gr.Textbox(label="Tags", placeholder="comma-separated")
-                            caption = gr.Textbox(label="Caption", lines=1, max_lines=4)
+                            with gr.Row():
+                                tags = gr.Textbox(label="Tags", placeholder="comma-separated", min_width=140)
+                                caption = gr.Textbox(label="Caption", lines=1, max_lines=4, min_width=140)
                             prefill_note = gr.HTML()
                         assess_btn = gr.Button("Assess", variant="primary", elem_id="assess-button")
                         if examples:
                             gr.Examples(examples, inputs=[image, prompt], label="Examples (AGIQA-3K, MIT)",
-                                        api_name="assess_example")
+                                        api_name="assess_example", elem_id="assess-examples")
                     with gr.Column(scale=3, min_width=300):
                         a_status = gr.HTML()
                         cards = gr.HTML(elem_id="score-cards")
-                        explanation = gr.Markdown(elem_id="explanation", label="Explanation")
-                        notes = gr.HTML(elem_classes="iqa-small")
-                        json_file = gr.DownloadButton("Download the assessment (JSON)", size="sm",
-                                                      elem_id="json-download")
+                        explanation = gr.Markdown(elem_id="explanation")
+                        radar = gr.Plot(show_label=False, elem_id="radar")
+                        with gr.Row(equal_height=True):
+                            json_file = gr.DownloadButton("Download the assessment (JSON)", size="sm",
+                                                          elem_id="json-download", min_width=200)
+                        notes = gr.HTML(elem_classes="iqa-notes-box")
                 with gr.Row(equal_height=False):
-                    radar = gr.Plot(show_label=False, elem_id="radar", min_width=300)
                     emotions = gr.Plot(show_label=False, elem_id="emotions", min_width=300)
                     va = gr.Plot(show_label=False, elem_id="valence-arousal", min_width=300)
                 with gr.Row(equal_height=False):
                     overlay = gr.Image(label="Region map: the redder, the weaker", type="pil", interactive=False,
-                                       height=360, elem_id="overlay", min_width=300, format="png")
+                                       height=400, elem_id="overlay", min_width=300, format="png")
                     regions = gr.Dataframe(headers=uf.REGION_HEADERS, label="Regions, weakest first",
-                                           interactive=False, elem_id="regions", min_width=300, max_height=360)
+                                           interactive=False, elem_id="regions", min_width=300, max_height=420)
                 assess_outputs = [a_status, cards, radar, emotions, va, overlay, regions, explanation, json_file,
                                   notes]
                 assess_btn.click(assess, [image, prompt, negative, tags, caption], assess_outputs,
@@ -319,7 +324,7 @@ def build_demo() -> gr.Blocks:
                                          [[e[0] for e in examples], ""]],
                                         inputs=[c_files, c_prompt], label="Examples",
                                         example_labels=["2 images", f"{len(examples)} images"],
-                                        api_name="compare_example")
+                                        api_name="compare_example", elem_id="compare-examples")
                     with gr.Column(scale=3, min_width=300):
                         c_status = gr.HTML()
                         c_summary = gr.Markdown(elem_id="compare-summary")
@@ -341,7 +346,7 @@ def build_demo() -> gr.Blocks:
                         if examples:
                             gr.Examples([[[e[0] for e in examples]]], inputs=[b_files], label="Examples",
                                         example_labels=[f"{len(examples)} example images"],
-                                        api_name="batch_example")
+                                        api_name="batch_example", elem_id="batch-examples")
                         b_downloads = gr.File(label="Results (CSV and JSONL)", file_count="multiple",
                                               interactive=False, elem_id="batch-downloads")
                     with gr.Column(scale=3, min_width=300):
@@ -377,7 +382,7 @@ def build_demo() -> gr.Blocks:
                         ex = explore_examples()
                         if ex:
                             gr.Examples(ex, inputs=[e_folder, e_labels, e_human, e_score, e_limit],
-                                        label="Examples", api_name="explore_example")
+                                        label="Examples", api_name="explore_example", elem_id="explore-examples")
                         gr.Markdown("Allowed folders: " + (", ".join(f"`{r}`" for r in EXPLORE_ROOTS) or "none"),
                                     elem_classes="iqa-small")
                     with gr.Column(scale=3, min_width=300):

@@ -29,8 +29,10 @@ def _as_dict(item: Any) -> dict:
     return item.to_dict() if hasattr(item, "to_dict") else dict(item)
 
 
-def attribute_label(name: str) -> str:
-    return name.replace("_", " & " if name == "focus_detail" else " ")
+def attribute_label(name: str, wrap: bool = False) -> str:
+    """'focus_detail' -> 'focus & detail'; wrap breaks two-word names over two lines (radar ticks)."""
+    text = name.replace("_", " & " if name == "focus_detail" else " ")
+    return text.replace(" ", "<br>", 1) if wrap and " " in text else text
 
 
 def _style(fig: go.Figure, title: str | None = None, height: int = 340, legend: bool = False) -> go.Figure:
@@ -68,7 +70,7 @@ def radar(assessments: Sequence[Any] | Any, names: Sequence[str] | None = None,
     rows = [_as_dict(a) for a in items]
     names = list(names) if names else [r.get("image") or f"image {i + 1}" for i, r in enumerate(rows)]
     keys = list(ATTRIBUTES)
-    theta = [attribute_label(k) for k in keys]
+    theta = [attribute_label(k, wrap=True) for k in keys]
     fig = go.Figure()
     for i, (row, name) in enumerate(zip(rows, names)):
         attrs = row.get("attributes") or {}
@@ -78,8 +80,8 @@ def radar(assessments: Sequence[Any] | Any, names: Sequence[str] | None = None,
             r=r + r[:1], theta=theta + theta[:1], name=_short(name), mode="lines+markers",
             fill="toself", opacity=0.85, line=dict(color=colour, width=2), marker=dict(size=5),
             fillcolor=_rgba(colour, 0.18 if len(rows) > 1 else 0.3),
-            customdata=[ATTRIBUTES[k] for k in keys] + [ATTRIBUTES[keys[0]]],
-            hovertemplate="<b>%{theta}: %{r:.0f}</b><br>%{customdata}<extra>" + _short(name, 30) + "</extra>",
+            customdata=[[attribute_label(k), ATTRIBUTES[k]] for k in keys + keys[:1]],
+            hovertemplate="<b>%{customdata[0]}: %{r:.0f}</b><br>%{customdata[1]}<extra>" + _short(name, 30) + "</extra>",
         ))
     fig.update_layout(polar=dict(
         bgcolor=TRANSPARENT,
@@ -89,7 +91,7 @@ def radar(assessments: Sequence[Any] | Any, names: Sequence[str] | None = None,
                          direction="clockwise"),
     ))
     fig = _style(fig, title, height=380 if len(rows) == 1 else 440, legend=len(rows) > 1)
-    fig.update_layout(margin=dict(l=56, r=56, t=60 if title else 30, b=30 if len(rows) == 1 else 60))
+    fig.update_layout(margin=dict(l=64, r=64, t=64 if title else 34, b=34 if len(rows) == 1 else 64))
     return fig
 
 

@@ -16,6 +16,7 @@ PARA_ATTRIBUTES = {  # our attribute name -> PARA column (1-5)
     "colour": "colorScore_mean",
     "focus_detail": "dofScore_mean",
     "lighting": "lightScore_mean",
+    "subject": "contentScore_mean",
 }
 
 

@@ -58,8 +58,11 @@ def fit_distribution(x: np.ndarray, p: np.ndarray, name: str, inputs: list[str],
     model = LogisticRegression(C=c, max_iter=2000).fit(z[rows[keep]], labels[keep], sample_weight=weights[keep])
     weight = np.zeros((x.shape[1], k), np.float32)
     bias = np.full(k, -30.0, np.float32)  # a class never seen in training stays (near) impossible
-    weight[:, model.classes_] = model.coef_.T
-    bias[model.classes_] = model.intercept_
+    coef, intercept = model.coef_, model.intercept_
+    if len(model.classes_) == 2:  # sklearn keeps one logit for two classes: the second class's, against 0
+        coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.concatenate([[0.0], intercept])
+    weight[:, model.classes_] = coef.T
+    bias[model.classes_] = intercept
     return LinearHead(name=name, kind="distribution", inputs=inputs, mean=mean, scale=scale, weight=weight,
                       bias=bias, classes=list(classes), info={"C": c})
 

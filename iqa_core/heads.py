@@ -74,6 +74,7 @@ def load_heads(path: Path = HEADS_FILE) -> dict[str, LinearHead]:
     arrays = load_file(str(path))
     heads = {}
     for name, m in metas.items():
-        clip = tuple(m.pop("clip")) if m.get("clip") else None
+        clip = m.pop("clip", None)
+        clip = tuple(clip) if clip else None
         heads[name] = LinearHead(name=name, clip=clip, **m, **{a: arrays[f"{name}.{a}"] for a in ARRAYS})
     return heads

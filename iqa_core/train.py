@@ -27,7 +27,7 @@ REPORT_FILE = HEADS_FILE.parent / "training_report.json"
 IMAGE_INPUTS = ["image", "concept"]
 ALIGN_INPUTS = ["image", "concept", "text", "match", "text_stats"]
 PARA_HEADS = {"aesthetics": "aesthetics", "attr_composition": "composition", "attr_colour": "colour",
-              "attr_focus_detail": "focus_detail", "attr_lighting": "lighting", "attr_subject": "content"}
+              "attr_focus_detail": "focus_detail", "attr_lighting": "lighting", "attr_subject": "subject"}
 SCALE_1_5 = {"out_a": 25.0, "out_c": -25.0, "clip": (0.0, 100.0)}  # 1-5 -> 0-100
 SCALE_SAM = {"clip": (1.0, 9.0)}
 

@@ -129,7 +129,7 @@ def score_cards_html(assessment: Any) -> str:
         label, prob = sentiment["label"], float(sentiment["probability"])
         aside = f' <span style="font-size:.5em;font-weight:500;opacity:.75">{prob:.0%}</span>'
         cards.append(_card("Sentiment", label, "positive / negative", SENTIMENT_MEANING, None, aside))
-    return ('<div class="iqa-cards" style="display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));'
+    return ('<div class="iqa-cards" style="display:grid;grid-template-columns:repeat(auto-fit,minmax(140px,1fr));'
             f'gap:10px;width:100%;box-sizing:border-box">{"".join(cards)}</div>')
 
 
@@ -167,7 +167,7 @@ def notes_html(assessment: Any) -> str:
         items.append(f"{a.get('width')}×{a.get('height')} px, assessed in {timings['total'] / 1000:.2f} s.")
     if not items:
         return ""
-    return ('<div class="iqa-notes" style="font-size:.8em;opacity:.75;line-height:1.5;overflow-wrap:anywhere">'
+    return ('<div class="iqa-notes" style="font-size:var(--text-sm, .8em);opacity:.75;line-height:1.5;overflow-wrap:anywhere">'
             + "<br>".join(html.escape(i) for i in items) + "</div>")
 
 
@@ -319,7 +319,7 @@ def _unique(path: Path) -> Path:
 
 def _skip_member(name: str) -> bool:
     parts = PurePosixPath(name.replace("\\", "/")).parts
-    return any(p.startswith(".") or p == "__MACOSX" for p in parts)
+    return any((p.startswith(".") and p not in (".", "..")) or p == "__MACOSX" for p in parts)
 
 
 def extract_zip(zip_path: Path, dest: Path, budget: dict[str, int]) -> tuple[list[Path], list[dict]]:
@@ -375,6 +375,7 @@ def collect_batch_inputs(paths: Iterable[str | os.PathLike], workdir: Path) -> B
     """Copy uploaded files (and the contents of uploaded zips) into workdir; a CSV with an `image` column
     becomes per-image prompts/tags/captions. Problems become error rows, never exceptions."""
     workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
     out = BatchInput(folder=workdir)
     budget = {"files": MAX_BATCH_FILES, "bytes": MAX_ZIP_BYTES}
     csvs: list[Path] = []

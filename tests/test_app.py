@@ -1,0 +1,225 @@
+"""The Gradio app's handlers, called directly (no server, no browser); one Assessor for the module."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import plotly.graph_objects as go
+import pytest
+from PIL import Image, PngImagePlugin
+
+from iqa_core import charts
+from iqa_core import ui_format as uf
+from iqa_core.scores import ATTRIBUTES, SCORES
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+AGIQA = ROOT.parent / "shared" / "data" / "agiqa3k-dev"
+
+
+@pytest.fixture(scope="module")
+def app(assessor):
+    import app as app_module
+
+    app_module._assessor = assessor  # the session's one Assessor, shared with the other test files
+    return app_module
+
+
+@pytest.fixture(scope="module")
+def examples(app):
+    rows = app.example_rows()
+    assert len(rows) >= 2, "examples/ needs at least two images"
+    return rows
+
+
+def _garbage(path: Path) -> Path:
+    path.write_bytes(os.urandom(4096))
+    return path
+
+
+# ------------------------------------------------------------------------------------------------ Assess
+def test_assess_returns_cards_figures_overlay_explanation_json(app, examples):
+    image, prompt = examples[0]
+    out = dict(zip(app.ASSESS_OUTPUTS, app.assess(image, prompt)))
+    assert out["status"] == ""
+    for name, spec in SCORES.items():
+        assert name.capitalize() in out["cards"]
+        assert f"{spec.low:g}–{spec.high:g}" in out["cards"]
+    assert "Sentiment" in out["cards"]
+    assert "—" not in out["cards"].split("Alignment", 1)[1][:400]  # a prompt was given: alignment has a value
+    assert isinstance(out["radar"], go.Figure) and len(out["radar"].data[0].r) == len(ATTRIBUTES) + 1
+    assert isinstance(out["emotions"], go.Figure) and isinstance(out["valence_arousal"], go.Figure)
+    assert isinstance(out["overlay"], Image.Image) and out["overlay"].size[0] > 0
+    assert len(out["regions"]) == 9 and all(len(r) == 3 for r in out["regions"])
+    assert out["regions"][0][1] <= out["regions"][-1][1]  # weakest first
+    assert len(out["explanation"]) > 40
+    data = json.loads(Path(out["json"]).read_text())
+    assert data["image"] == Path(image).name and data["quality"] is not None
+    assert data["metadata"]["prompt"] == prompt
+
+
+def test_assess_without_text_shows_a_dash_for_alignment(app, examples):
+    out = dict(zip(app.ASSESS_OUTPUTS, app.assess(examples[1][0], "")))
+    assert "—" in out["cards"].split("Alignment", 1)[1][:400]
+    assert "Add a prompt" in out["cards"]
+
+
+def test_garbage_upload_gives_a_message_not_an_exception(app, tmp_path):
+    with pytest.warns(UserWarning):  # gr.Warning outside a request
+        out = dict(zip(app.ASSESS_OUTPUTS, app.assess(str(_garbage(tmp_path / "garbage.jpg")))))
+    assert "not an image" in out["status"]
+    assert "Traceback" not in out["status"] and out["overlay"] is None and out["json"] is None
+
+
+def test_empty_and_oversized_uploads_are_refused_with_a_message(app, tmp_path):
+    big = tmp_path / "big.png"
+    with open(big, "wb") as fh:
+        fh.truncate(51 * 1024 * 1024)
+    with pytest.warns(UserWarning):
+        assert "limit is 50 MB" in app.assess(str(big))[0]
+    with pytest.warns(UserWarning):
+        assert "Upload an image" in app.assess(None)[0]
+
+
+def test_prefill_reads_the_files_embedded_prompt(app, tmp_path):
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "a red bicycle in the snow\nNegative prompt: blurry\n"
+                                "Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1")
+    path = tmp_path / "gen.png"
+    Image.new("RGB", (64, 64), "red").save(path, pnginfo=info)
+    prompt, negative, tags, caption, note = app.prefill(str(path))
+    assert (prompt, negative) == ("a red bicycle in the snow", "blurry")
+    assert "metadata" in note
+    assert app.prefill(str(_garbage(tmp_path / "bad.png")))[:4] == ("", "", "", "")
+
+
+# ------------------------------------------------------------------------------------------------ Compare
+def test_compare_two_examples_marks_a_best_per_score(app, examples):
+    out = dict(zip(app.COMPARE_OUTPUTS, app.compare([examples[0][0], examples[2][0]], "")))
+    assert out["status"] == ""
+    headers, rows = out["table"]["headers"], out["table"]["data"]
+    assert len(rows) == 2
+    for score in ("quality", "aesthetics", "valence", "arousal"):
+        col = headers.index(score)
+        assert sum(uf.STAR in r[col] for r in rows) >= 1, score
+    assert all(r[headers.index("alignment")] == "—" for r in rows)  # no prompt
+    assert "separates them most" in out["summary"]
+    assert len(out["radar"].data) == 2 and len(out["gallery"]) == 2
+
+
+def test_compare_needs_two_readable_images(app, examples, tmp_path):
+    with pytest.warns(UserWarning):
+        out = app.compare([examples[0][0], str(_garbage(tmp_path / "x.jpg"))], "")
+    assert "at least two" in out[0] and "x.jpg" in out[0]
+
+
+def test_compare_summary_names_the_largest_gap():
+    def row(q, a):
+        return {"quality": q, "aesthetics": a, "alignment": None, "valence": 5.0, "arousal": 5.0,
+                "attributes": {k: {"score": 50.0} for k in ATTRIBUTES}}
+
+    text = uf.compare_summary([row(80, 52), row(30, 50)], ["a.jpg", "b.jpg"])
+    assert text.startswith("What separates them most is quality: a.jpg has 80 and b.jpg 30")
+
+
+# ------------------------------------------------------------------------------------------------ Batch
+def test_batch_lists_a_garbage_file_as_an_error(app, examples, tmp_path):
+    good = tmp_path / "good.jpg"
+    shutil.copy(examples[0][0], good)
+    bad = _garbage(tmp_path / "garbage.jpg")
+    out = dict(zip(app.BATCH_OUTPUTS, app.run_batch([str(good), str(bad)])))
+    assert out["status"] == ""
+    assert [r[0] for r in out["table"]["data"]] == ["good.jpg"]
+    assert "garbage.jpg" in out["errors"] and "not an image" in out["errors"]
+    csv_path, jsonl_path = map(Path, out["downloads"])
+    with open(csv_path, newline="") as fh:
+        assert [r["image"] for r in csv.DictReader(fh)] == ["garbage.jpg", "good.jpg"]
+    assert len(jsonl_path.read_text().splitlines()) == 2
+    assert isinstance(out["histogram"], go.Figure) and isinstance(out["scatter"], go.Figure)
+
+
+def test_batch_zip_refuses_escaping_members(tmp_path):
+    buf = tmp_path / "in.zip"
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("ok/a.jpg", b"x" * 10)
+        zf.writestr("../evil.jpg", b"x")
+        zf.writestr("/abs.jpg", b"x")
+        link = zipfile.ZipInfo("link.jpg")
+        link.external_attr = (0o120777 << 16)
+        zf.writestr(link, "/etc/passwd")
+        zf.writestr("__MACOSX/._a.jpg", b"x")
+    out = tmp_path / "out"
+    got = uf.collect_batch_inputs([str(buf)], out)
+    assert [f.relative_to(out).as_posix() for f in got.files] == ["ok/a.jpg"]
+    reasons = {r["image"]: r["error"] for r in got.problems}
+    assert any("'..'" in e for e in reasons.values())
+    assert any("absolute" in e for e in reasons.values())
+    assert any("link" in e for e in reasons.values())
+    assert not (tmp_path / "evil.jpg").exists()
+    assert all(p.resolve().is_relative_to(out.resolve()) for p in out.rglob("*"))
+
+
+def test_batch_zip_caps_member_count(tmp_path, monkeypatch):
+    monkeypatch.setattr(uf, "MAX_BATCH_FILES", 3)
+    buf = tmp_path / "many.zip"
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i in range(5):
+            zf.writestr(f"{i}.jpg", b"x")
+    budget = {"files": 3, "bytes": uf.MAX_ZIP_BYTES}
+    files, problems = uf.extract_zip(buf, tmp_path / "out", budget)
+    assert files == [] and "5 files" in problems[0]["error"]
+
+
+# ------------------------------------------------------------------------------------------------ Explore
+@pytest.fixture
+def agiqa_subset(tmp_path):
+    if not (AGIQA / "labels.csv").is_file():
+        pytest.skip("../shared/data/agiqa3k-dev is not beside the project")
+    with open(AGIQA / "labels.csv", newline="") as fh:
+        reader = csv.DictReader(fh)
+        rows = [r for _, r in zip(range(6), reader)]
+        fields = reader.fieldnames
+    labels = tmp_path / "labels.csv"
+    with open(labels, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+    return labels
+
+
+def test_explore_returns_a_scatter_with_srcc_in_its_title(app, agiqa_subset, monkeypatch):
+    monkeypatch.setattr(app, "EXPLORE_ROOTS", [AGIQA.resolve(), agiqa_subset.parent.resolve()])
+    assert app.explore_columns(str(AGIQA / "images"), str(agiqa_subset))["value"] == "mos_quality"
+    out = dict(zip(app.EXPLORE_OUTPUTS, app.explore(str(AGIQA / "images"), str(agiqa_subset), "mos_quality",
+                                                    "quality", 100)))
+    assert out["status"] == ""
+    title = out["scatter"].layout.title.text
+    assert "SRCC" in title and "PLCC" in title and "n = 6" in title
+    assert 1 <= len(out["gallery"]) <= 6 and "rank" in out["gallery"][0][1]
+    assert "all 6" in out["note"]
+
+
+def test_explore_refuses_folders_outside_the_allowed_roots(app, tmp_path, monkeypatch):
+    monkeypatch.setattr(app, "EXPLORE_ROOTS", [tmp_path / "allowed"])
+    with pytest.warns(UserWarning):
+        out = app.explore("/etc", "", None, "quality", 10)
+    assert "allowed folders" in out[0]
+
+
+# ------------------------------------------------------------------------------------------------ wiring
+def test_every_event_has_an_api_name(app):
+    fns = app.demo.fns.values() if isinstance(app.demo.fns, dict) else app.demo.fns
+    names = {fn.api_name for fn in fns}
+    assert None not in names
+    assert {"assess", "prefill", "compare", "batch", "explore", "explore_columns"} <= names
+
+
+def test_charts_have_transparent_backgrounds():
+    fig = charts.radar([{"attributes": {k: {"score": 60} for k in ATTRIBUTES}}])
+    assert fig.layout.paper_bgcolor == charts.TRANSPARENT and fig.layout.plot_bgcolor == charts.TRANSPARENT
+    assert fig.layout.width is None  # sized by its container, so it fits a phone
