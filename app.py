@@ -81,7 +81,7 @@ def assess(image, prompt="", negative_prompt="", tags="", caption=""):
         result = assessor.postprocess(prep, assessor.forward([prep])[0])
         from iqa_core.pipeline import overlay_image
 
-        overlay = overlay_image(result, prep.loaded.image)
+        overlay = uf.number_regions(overlay_image(result, prep.loaded.image), result)
         json_path = uf.write_json(result, uf.new_workdir(WORK_ROOT))
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence, the server keeps serving
         return _assess_empty(_fail(exc))
@@ -91,11 +91,13 @@ def assess(image, prompt="", negative_prompt="", tags="", caption=""):
 
 
 def prefill(image):
-    """Prompt, negative prompt, tags and caption from the uploaded file's embedded metadata, plus a note."""
+    """Prompt, negative prompt, tags and caption from the uploaded file's embedded metadata, plus a note;
+    fields the file does not carry keep what the user typed."""
     try:
-        return uf.prefill_fields(image)
+        *fields, note = uf.prefill_fields(image)
     except Exception as exc:  # noqa: BLE001
-        return "", "", "", "", _fail(exc)
+        return gr.update(), gr.update(), gr.update(), gr.update(), _fail(exc)
+    return (*(gr.update() if v is None else v for v in fields), note)
 
 
 # =============================================================================================== Compare
@@ -160,7 +162,7 @@ def run_batch(files, progress=gr.Progress()):
         if not rows:
             raise uf.UserError("No files to assess were found in the upload.")
         csv_path, jsonl_path = uf.write_results(rows, work)
-        return ("", uf.batch_summary(rows), {"headers": uf.BATCH_COLUMNS, "data": uf.batch_table(rows)},
+        return ("", uf.batch_summary(rows), uf.batch_table_value(rows),
                 charts.score_histograms(rows), charts.score_scatter(rows), [str(csv_path), str(jsonl_path)],
                 uf.errors_markdown(rows))
     except Exception as exc:  # noqa: BLE001
@@ -181,9 +183,11 @@ def explore(folder, labels="", human_column=None, score="quality", limit=100, pr
             raise uf.UserError(f"Only {result.n} images could be scored; at least 3 are needed. {result.note}")
         highlight = [result.names[i] for i in result.disagreements]
         fig = charts.predicted_vs_human(result.predicted, result.human, result.names, result.score,
-                                        result.human_column, highlight)
-        note = (f"{result.note} Comparing predicted **{result.score}** with human **{result.human_column}**; "
-                f"the orange points are the {len(highlight)} largest disagreements (rank difference), shown below.")
+                                        result.human_column, highlight,
+                                        remark="in-sample" if result.in_sample else None)
+        note = (f"Predicted **{result.score}** against human **{result.human_column}**. The orange points are the "
+                f"{len(highlight)} largest disagreements by rank, shown below with each image's rank by the humans "
+                f"and by the model (#1 = highest). {result.note}")
         return "", note, fig, uf.disagreement_gallery(result)
     except Exception as exc:  # noqa: BLE001
         return _fail(exc), "", charts.empty("The scatter appears here"), []
@@ -221,14 +225,17 @@ def example_rows() -> list[list[str]]:
     return rows
 
 
-def explore_examples() -> list[list]:
-    out = []
-    for folder, column, score, limit in (("livec-dev", "AllMOS_release", "quality", 30),
-                                         ("agiqa3k-dev", "mos_align", "alignment", 30)):
-        images, labels = DATA_DIR / folder / "images", DATA_DIR / folder / "labels.csv"
-        if images.is_dir() and labels.is_file():
-            out.append([str(images), str(labels), column, score, limit])
-    return out
+def explore_examples() -> tuple[list[list], list[str]]:
+    """Example runs over ../shared/data, only for the sets present on this server: (rows, labels)."""
+    rows, labels = [], []
+    for folder, column, score, limit, label in (
+            ("livec-dev", "AllMOS_release", "quality", 30, "LIVE Challenge photos: quality vs human MOS"),
+            ("agiqa3k-dev", "mos_align", "alignment", 30, "AGIQA-3K: prompt alignment vs human MOS")):
+        images, table = DATA_DIR / folder / "images", DATA_DIR / folder / "labels.csv"
+        if images.is_dir() and table.is_file():
+            rows.append([str(images), str(table), column, score, limit])
+            labels.append(label)
+    return rows, labels
 
 
 class ImageInput(gr.Image):
@@ -247,15 +254,20 @@ class ImageInput(gr.Image):
 # ================================================================================================ layout
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="sky", neutral_hue="slate")
 CSS = """
-.gradio-container { max-width: 1280px !important; margin: 0 auto !important; }
+/* Gradio scopes @media rules to descendants of .contain, so rules for the container itself stay outside them */
+.gradio-container { max-width: 1280px !important; margin: 0 auto !important; min-width: 0 !important; }
+.gradio-container .main.app { padding-left: clamp(8px, 4vw, 32px) !important;
+                              padding-right: clamp(8px, 4vw, 32px) !important; }
+.tabs, .tab-wrapper { min-width: 0 !important; }
 .iqa-header p { margin-top: 0; opacity: .85; }
 .iqa-small p, .iqa-small li { font-size: var(--text-sm) !important; opacity: .8; }
 .iqa-cards { grid-template-columns: repeat(3, minmax(0, 1fr)) !important; }
+/* never wider than the screen: plots that measured their box before layout settled are clipped, not scrolled */
+.js-plotly-plot, .js-plotly-plot .plot-container { max-width: 100%; overflow: hidden; }
 /* plotly draws text with inline fills; make it readable on the dark theme */
 .dark .js-plotly-plot .main-svg :not(.hovertext) > text { fill: #d1d5db !important; }
 .dark .js-plotly-plot .main-svg .hovertext text { fill: #111827 !important; }
 @media (max-width: 640px) {
-  .gradio-container { padding-left: 6px !important; padding-right: 6px !important; }
   .iqa-header h1 { font-size: 1.45em; }
   .iqa-cards { grid-template-columns: repeat(2, minmax(0, 1fr)) !important; gap: 8px !important; }
   .iqa-card { padding: 10px !important; }
@@ -265,7 +277,7 @@ CSS = """
 
 def build_demo() -> gr.Blocks:
     examples = example_rows()
-    with gr.Blocks(title=TITLE) as demo:
+    with gr.Blocks(title=TITLE, delete_cache=(3600, 6 * 3600)) as demo:
         gr.Markdown(HEADER, elem_classes="iqa-header")
         with gr.Tabs():
             # ------------------------------------------------------------------------------ Assess
@@ -284,9 +296,11 @@ def build_demo() -> gr.Blocks:
                                 caption = gr.Textbox(label="Caption", lines=1, max_lines=4, min_width=140)
                             prefill_note = gr.HTML()
                         assess_btn = gr.Button("Assess", variant="primary", elem_id="assess-button")
-                        if examples:
-                            gr.Examples(examples, inputs=[image, prompt], label="Examples (AGIQA-3K, MIT)",
-                                        api_name="assess_example", elem_id="assess-examples")
+                        a_examples = gr.Examples(
+                            [[path, text, "", "", ""] for path, text in examples],
+                            inputs=[image, prompt, negative, tags, caption], visible_columns=[0, 1],
+                            label="Examples (AGIQA-3K, MIT): click one to assess it", api_name="assess_example",
+                            elem_id="assess-examples") if examples else None
                     with gr.Column(scale=3, min_width=300):
                         a_status = gr.HTML()
                         cards = gr.HTML(elem_id="score-cards")
@@ -300,7 +314,7 @@ def build_demo() -> gr.Blocks:
                     emotions = gr.Plot(show_label=False, elem_id="emotions", min_width=300)
                     va = gr.Plot(show_label=False, elem_id="valence-arousal", min_width=300)
                 with gr.Row(equal_height=False):
-                    overlay = gr.Image(label="Region map: the redder, the weaker", type="pil", interactive=False,
+                    overlay = gr.Image(label="Region map: redder = weaker", type="pil", interactive=False,
                                        height=400, elem_id="overlay", min_width=300, format="png")
                     regions = gr.Dataframe(headers=uf.REGION_HEADERS, label="Regions, weakest first",
                                            interactive=False, elem_id="regions", min_width=300, max_height=420)
@@ -308,6 +322,10 @@ def build_demo() -> gr.Blocks:
                                   notes]
                 assess_btn.click(assess, [image, prompt, negative, tags, caption], assess_outputs,
                                  api_name="assess")
+                if a_examples:
+                    a_examples.load_input_event.then(assess, [image, prompt, negative, tags, caption],
+                                                     assess_outputs, api_name="assess_example_run",
+                                                     api_visibility="undocumented")
                 image.upload(prefill, image, [prompt, negative, tags, caption, prefill_note], api_name="prefill",
                              concurrency_limit=8)
 
@@ -319,34 +337,38 @@ def build_demo() -> gr.Blocks:
                                           elem_id="compare-files")
                         c_prompt = gr.Textbox(label="Prompt (optional, used for every image)", lines=2)
                         c_btn = gr.Button("Compare", variant="primary", elem_id="compare-button")
-                        if len(examples) >= 2:
-                            gr.Examples([[[e[0] for e in examples[:2]], ""],
-                                         [[e[0] for e in examples], ""]],
-                                        inputs=[c_files, c_prompt], label="Examples",
-                                        example_labels=["2 images", f"{len(examples)} images"],
-                                        api_name="compare_example", elem_id="compare-examples")
+                        c_examples = gr.Examples(
+                            [[[e[0] for e in examples[:2]], ""], [[e[0] for e in examples], ""]],
+                            inputs=[c_files, c_prompt], label="Examples: click one to compare",
+                            example_labels=["2 images", f"{len(examples)} images"], api_name="compare_example",
+                            elem_id="compare-examples") if len(examples) >= 2 else None
                     with gr.Column(scale=3, min_width=300):
                         c_status = gr.HTML()
                         c_summary = gr.Markdown(elem_id="compare-summary")
-                        c_gallery = gr.Gallery(label="Images", columns=3, height=260, object_fit="contain",
-                                               allow_preview=True)
+                        c_gallery = gr.Gallery(label="Images", columns=3, height="auto", object_fit="contain",
+                                               allow_preview=True, elem_id="compare-gallery")
                 c_table = gr.Dataframe(label="Scores (★ best per score)", interactive=False, elem_id="compare-table")
                 c_radar = gr.Plot(show_label=False, elem_id="compare-radar")
-                c_btn.click(compare, [c_files, c_prompt], [c_status, c_gallery, c_radar, c_table, c_summary],
-                            api_name="compare")
+                compare_outputs = [c_status, c_gallery, c_radar, c_table, c_summary]
+                c_btn.click(compare, [c_files, c_prompt], compare_outputs, api_name="compare")
+                if c_examples:
+                    c_examples.load_input_event.then(compare, [c_files, c_prompt], compare_outputs,
+                                                     api_name="compare_example_run", api_visibility="undocumented")
 
             # ------------------------------------------------------------------------------ Batch
             with gr.Tab("Batch", id="batch"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=2, min_width=300):
                         b_files = gr.File(file_count="multiple", file_types=["image", ".zip", ".csv"],
-                                          label="Images or .zip files (a CSV with an 'image' column adds prompts)",
-                                          elem_id="batch-files")
+                                          label="Images or .zip files", elem_id="batch-files")
+                        gr.Markdown(f"Up to {uf.MAX_BATCH_FILES} images, {uf.MAX_ZIP_BYTES // uf.MB} MB unpacked. "
+                                    "Add a CSV with an `image` column and any of `prompt`, `negative_prompt`, "
+                                    "`tags`, `caption` to measure alignment.", elem_classes="iqa-small")
                         b_btn = gr.Button("Assess all", variant="primary", elem_id="batch-button")
-                        if examples:
-                            gr.Examples([[[e[0] for e in examples]]], inputs=[b_files], label="Examples",
-                                        example_labels=[f"{len(examples)} example images"],
-                                        api_name="batch_example", elem_id="batch-examples")
+                        b_examples = gr.Examples(
+                            [[[e[0] for e in examples]]], inputs=[b_files], label="Examples: click to run",
+                            example_labels=[f"{len(examples)} example images"], api_name="batch_example",
+                            elem_id="batch-examples") if examples else None
                         b_downloads = gr.File(label="Results (CSV and JSONL)", file_count="multiple",
                                               interactive=False, elem_id="batch-downloads")
                     with gr.Column(scale=3, min_width=300):
@@ -358,8 +380,11 @@ def build_demo() -> gr.Blocks:
                 with gr.Row(equal_height=False):
                     b_hist = gr.Plot(show_label=False, elem_id="batch-histogram", min_width=300)
                     b_scatter = gr.Plot(show_label=False, elem_id="batch-scatter", min_width=300)
-                b_btn.click(run_batch, b_files, [b_status, b_summary, b_table, b_hist, b_scatter, b_downloads,
-                                                 b_errors], api_name="batch")
+                batch_outputs = [b_status, b_summary, b_table, b_hist, b_scatter, b_downloads, b_errors]
+                b_btn.click(run_batch, b_files, batch_outputs, api_name="batch")
+                if b_examples:
+                    b_examples.load_input_event.then(run_batch, b_files, batch_outputs, api_name="batch_example_run",
+                                                     api_visibility="undocumented")
 
             # ------------------------------------------------------------------------------ Explore
             with gr.Tab("Explore", id="explore"):
@@ -379,25 +404,30 @@ def build_demo() -> gr.Blocks:
                                                   min_width=140)
                         e_limit = gr.Slider(10, uf.MAX_EXPLORE, value=100, step=10, label="Images (at most)")
                         e_btn = gr.Button("Compare with humans", variant="primary", elem_id="explore-button")
-                        ex = explore_examples()
-                        if ex:
-                            gr.Examples(ex, inputs=[e_folder, e_labels, e_human, e_score, e_limit],
-                                        label="Examples", api_name="explore_example", elem_id="explore-examples")
+                        ex, ex_labels = explore_examples()
+                        e_examples = gr.Examples(
+                            ex, inputs=[e_folder, e_labels, e_human, e_score, e_limit],
+                            label="Examples: click one to run it", example_labels=ex_labels,
+                            api_name="explore_example", elem_id="explore-examples") if ex else None
                         gr.Markdown("Allowed folders: " + (", ".join(f"`{r}`" for r in EXPLORE_ROOTS) or "none"),
                                     elem_classes="iqa-small")
                     with gr.Column(scale=3, min_width=300):
                         e_status = gr.HTML()
                         e_note = gr.Markdown(elem_id="explore-note")
                         e_scatter = gr.Plot(show_label=False, elem_id="explore-scatter")
-                e_gallery = gr.Gallery(label="Largest disagreements", columns=4, height=320, object_fit="contain",
+                e_gallery = gr.Gallery(label="Largest disagreements", columns=4, height=660, object_fit="cover",
                                        elem_id="explore-gallery")
                 e_folder.blur(explore_columns, [e_folder, e_labels, e_score], e_human, api_name="explore_columns",
                               concurrency_limit=8)
                 for i, trigger in enumerate((e_folder.submit, e_labels.blur, e_labels.submit, e_score.input)):
                     trigger(explore_columns, [e_folder, e_labels, e_score], e_human,
                             api_name=f"explore_columns_{i + 2}", api_visibility="undocumented", concurrency_limit=8)
-                e_btn.click(explore, [e_folder, e_labels, e_human, e_score, e_limit],
-                            [e_status, e_note, e_scatter, e_gallery], api_name="explore")
+                explore_inputs = [e_folder, e_labels, e_human, e_score, e_limit]
+                explore_outputs = [e_status, e_note, e_scatter, e_gallery]
+                e_btn.click(explore, explore_inputs, explore_outputs, api_name="explore")
+                if e_examples:
+                    e_examples.load_input_event.then(explore, explore_inputs, explore_outputs,
+                                                     api_name="explore_example_run", api_visibility="undocumented")
         gr.Markdown("Scores come from small learned heads over a frozen image encoder; read them as estimates. "
                     "Ranges and meanings: `iqa_core/scores.py`.", elem_classes="iqa-small")
     return demo

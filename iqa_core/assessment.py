@@ -20,7 +20,9 @@ class Region:
     bbox: list[float]  # x0, y0, x1, y1 as fractions of width and height
     share: float  # fraction of the image's area
     quality: float  # 0-100, same scale as Assessment.quality
-    polygon: list[list[float]] = field(default_factory=list)  # outline as (x, y) fractions
+    polygon: list[list[float]] = field(default_factory=list)  # outline as (x, y) fractions (largest part)
+    polygons: list[list[list[float]]] = field(default_factory=list)  # every part's outline, largest first
+    centre: list[float] = field(default_factory=list)  # (x, y) fractions: the point its label describes
 
 
 @dataclass

@@ -86,7 +86,7 @@ def radar(assessments: Sequence[Any] | Any, names: Sequence[str] | None = None,
     fig.update_layout(polar=dict(
         bgcolor=TRANSPARENT,
         radialaxis=dict(range=[0, 100], tickvals=[25, 50, 75, 100], gridcolor=GRID, linecolor=GRID,
-                        tickfont=dict(size=10), angle=90, tickangle=90),
+                        tickfont=dict(size=9), angle=67.5, tickangle=67.5),
         angularaxis=dict(gridcolor=GRID, linecolor=GRID, tickfont=dict(size=12), rotation=90,
                          direction="clockwise"),
     ))
@@ -161,10 +161,13 @@ def score_histograms(rows: Sequence[Mapping], scores: Sequence[str] = ("quality"
             xbins=dict(start=spec.low, end=spec.high, size=(spec.high - spec.low) / 20),
             hovertemplate=name + " %{x}: %{y} images<extra></extra>",
         ))
-    fig = _style(fig, title, height=320, legend=True)
-    fig.update_layout(barmode="overlay", bargap=0.05)
+    fig = _style(fig, title, height=340, legend=True)
+    fig.update_layout(barmode="overlay", bargap=0.05,
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"))
+    counts = [np.histogram([float(r[n]) for r in ok if r.get(n) is not None], bins=20,
+                           range=(spec.low, spec.high))[0].max(initial=0) for n in scores]
     fig.update_xaxes(range=[spec.low, spec.high], title=f"score ({spec.low:g}-{spec.high:g})")
-    fig.update_yaxes(title="images")
+    fig.update_yaxes(title="images", rangemode="tozero", dtick=max(1, int(np.ceil(max(counts) / 5))))
     return fig
 
 
@@ -199,12 +202,13 @@ def correlations(predicted: Sequence[float], human: Sequence[float]) -> dict[str
 
 
 def predicted_vs_human(predicted: Sequence[float], human: Sequence[float], names: Sequence[str],
-                       score: str, human_label: str, highlight: Sequence[str] = ()) -> go.Figure:
+                       score: str, human_label: str, highlight: Sequence[str] = (),
+                       remark: str | None = None) -> go.Figure:
     """Predicted score against the human score, SRCC and PLCC in the title; `highlight` names are
     drawn in a second colour (the largest disagreements)."""
     c = correlations(predicted, human)
     fmt = lambda v: "n/a" if np.isnan(v) else f"{v:.3f}"  # noqa: E731
-    title = f"SRCC {fmt(c['srcc'])} · PLCC {fmt(c['plcc'])} · n = {c['n']}"
+    title = f"SRCC {fmt(c['srcc'])} · PLCC {fmt(c['plcc'])} · n = {c['n']}" + (f" · {remark}" if remark else "")
     marks = set(highlight)
     colours = [PALETTE[5] if n in marks else PALETTE[0] for n in names]
     fig = go.Figure(go.Scatter(

@@ -1,17 +1,75 @@
 """Explanations: the assessment's facts, turned into a few sentences a person can act on.
 
-The facts are plain data taken from the assessment; the template writer words them. Every number a text
-cites comes from the facts, so the text cannot say what the numbers do not support.
+The facts are plain data taken from the assessment (scores, the strongest and weakest attributes with
+their measured evidence, the regions, the mood, and what the image's text asks for that the image does
+not show). Writers (iqa_core.writers) word them: the deterministic `template` here, or a small language
+model; every text is then checked against these facts (iqa_core.writers.faithfulness).
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+
+import numpy as np
 
 from .assessment import Attribute, Region
 
 LABELS = {"composition": "composition", "colour": "colour", "lighting": "lighting",
           "focus_detail": "focus and detail", "subject": "subject", "technical": "technical quality",
           "originality": "originality", "emotional_impact": "emotional impact"}
+TEXT_PRIORITY = ("prompt", "caption", "tags")  # as the pipeline picks the text that alignment is measured against
+MAX_TEXT_CHARS = 300  # only the start of a (possibly huge, hostile) prompt is read for its words
+MAX_WORDS = 12
+REGION_GAP = 3.0  # the region sentence needs at least this spread between the best and the worst region
+
+# Which mood a prompt word asks for (the emotion classes of scores.EMOTIONS).
+MOOD_WORDS = {
+    "joy": ("happy", "joyful", "cheerful", "smiling", "smile", "joy", "playful", "delighted", "festive",
+            "celebration", "fun", "sunny", "uplifting", "whimsical"),
+    "sadness": ("sad", "melancholy", "melancholic", "gloomy", "lonely", "mournful", "grief", "crying", "tears",
+                "depressing", "somber", "sombre", "sorrow", "tragic"),
+    "fear": ("scary", "horror", "creepy", "terrifying", "frightening", "haunted", "eerie", "sinister", "spooky",
+             "menacing", "nightmare", "ominous"),
+    "anger": ("angry", "furious", "rage", "raging", "aggressive", "wrathful"),
+    "disgust": ("disgusting", "gross", "rotten", "grotesque", "revolting", "slimy"),
+    "surprise": ("surprised", "astonished", "shocked", "amazed"),
+}
+MOOD_ADJECTIVE = {"joy": "joyful", "sadness": "sad", "fear": "fearful", "anger": "angry", "disgust": "disgusted",
+                  "surprise": "surprised", "neutral": "neutral"}
+POSITIVE_EMOTIONS = ("joy", "surprise")
+MOOD_FIX = {
+    "joy": "warm, bright light and livelier colours would make it read as more joyful",
+    "sadness": "cooler, muted colours and softer light would make it read as more melancholic",
+    "fear": "darker tones, hard shadows and a tighter frame would make it read as more ominous",
+    "anger": "harsher contrast and saturated reds would make it read as more intense",
+    "disgust": "sickly colours and close, textured detail would make it read as more repulsive",
+    "surprise": "an unexpected element or a dramatic angle would make it read as more surprising",
+}
+
+# Words that say how to render rather than what to show: never reported as missing from the image.
+STOPWORDS = frozenset("""
+a an the of and or in on at to for with by from into onto over under as is are be been being this that these
+those it its his her their our your my very much many more most some any no not without within while where when
+who whom which what how very so such than then there here up down out off about above below near far behind
+front between among around through across along toward towards upon via per each every all both few other
+photo photograph photography picture image images render rendering rendered illustration drawing painting
+painted digital art artwork artstation style styled styles aesthetic aesthetics concept design logo poster
+wallpaper portrait portraits closeup close shot long wide angle view lens bokeh depth field focus focused blur
+blurry sharp detailed detail details hyper ultra highly high quality resolution hd uhd hdr masterpiece best
+trending realistic photorealistic hyperrealistic realism real cinematic dramatic soft hard lighting light
+lit lights colorful colourful vibrant vivid color colour colors colours beautiful pretty cute lovely epic
+amazing stunning award winning professional studio octane unreal engine volumetric trending featured
+anime cartoon sketch watercolor watercolour oil pencil ink comic manga pixel vector minimalist minimal
+abstract surreal fantasy futuristic vintage retro modern classic simple simplistic elegant intricate
+dark bright small big large tiny huge giant little old new young one two three four five six seven eight
+nine ten made make making using use background foreground scene centered center centre middle top bottom
+left right side first second third full half upper lower inside outside standing sitting looking
+black white red green blue yellow orange purple pink brown grey gray golden silver man woman men women person
+people female male boy girl guy lady
+""".split())
+
+_WORD = re.compile(r"[a-z][a-z'-]*[a-z]|[a-z]")
 
 
 def band(score: float) -> str:
@@ -40,18 +98,131 @@ class Facts:
     arousal: float
     seen_as: list[str] = field(default_factory=list)  # what the image looks like to the encoder
     stats: dict[str, float] = field(default_factory=dict)
+    attributes: dict[str, float] = field(default_factory=dict)  # every attribute's score
+    strongest_evidence: dict[str, float] = field(default_factory=dict)
+    regions: list[tuple[str, float, float]] = field(default_factory=list)  # (label, quality, share of the image)
+    emotions: dict[str, float] = field(default_factory=dict)
+    text: str | None = None  # the text alignment was measured against
+    text_source: str | None = None  # "prompt" | "caption" | "tags"
+    missing: list[str] = field(default_factory=list)  # words of the text with no support among the image's concepts
+    found: list[str] = field(default_factory=list)  # words of the text that the image's concepts support
+    mood_mismatch: tuple[str, str] | None = None  # (word of the text, emotion it asks for) the image does not show
 
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def worst_region_share(self) -> float | None:
+        if not self.worst_region:
+            return None
+        return next((s for label, q, s in self.regions if (label, q) == tuple(self.worst_region)), None)
+
+
+# ------------------------------------------------------------------------------------------------ gathering
+def text_words(text: str | None) -> list[str]:
+    """Content words of a prompt/caption, in order, without style and filler words."""
+    if not text:
+        return []
+    words = []
+    for w in _WORD.findall(text[:MAX_TEXT_CHARS].lower()):
+        w = w.strip("'-")
+        if len(w) < 3 or w in STOPWORDS or w in words:
+            continue
+        words.append(w)
+    return words[:MAX_WORDS]
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ies", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def lexical_support(words: list[str], seen_as: list[str]) -> tuple[list[str], list[str]]:
+    """(missing, found) by spelling alone: a word is found when it is one of the concept names' words."""
+    seen = {_stem(w) for tag in seen_as for w in _WORD.findall(tag.lower())}
+    found = [w for w in words if _stem(w) in seen]
+    return [w for w in words if w not in found], found
+
+
+class ConceptSupport:
+    """Whether the image's concepts support each word of its text, in the sentence encoder's space.
+
+    A word is checkable when some concept name is close to it at all (the classifier's vocabulary can
+    express it: "zombie" can be checked against ImageNet's classes, "admiring" cannot); a checkable word is
+    found when one of the image's likeliest concepts is close to it, and missing otherwise.
+    """
+
+    CHECKABLE = 0.6  # cosine of the word to its nearest concept name, over all names
+    FOUND = 0.45  # cosine of the word to its nearest concept among the image's likeliest
+    TOP = 10
+    MIN_PROB = 0.01
+
+    def __init__(self, embed: Callable[[list[str]], np.ndarray], name_embeddings: np.ndarray, names: list[str],
+                 concepts: np.ndarray):
+        self.embed, self.names_emb, self.names, self.concepts = embed, name_embeddings, names, concepts
+
+    def __call__(self, words: list[str], seen_as: list[str]) -> tuple[list[str], list[str]]:
+        if not words:
+            return [], []
+        missing_lex, found = lexical_support(words, seen_as)
+        if not missing_lex:
+            return [], found
+        sims = self.embed(missing_lex) @ self.names_emb.T  # (n_words, n_names)
+        top = [i for i in np.argsort(-self.concepts)[: self.TOP] if self.concepts[i] >= self.MIN_PROB]
+        missing = []
+        for w, row in zip(missing_lex, sims):
+            if top and row[top].max() >= self.FOUND:
+                found.append(w)
+            elif row.max() >= self.CHECKABLE:
+                missing.append(w)
+        return missing, [w for w in words if w in found]
+
+
+def mood_asked(text: str | None) -> tuple[str, str] | None:
+    """(word, emotion) for the first mood word of the text, if any."""
+    for w in text_words(text) if text else []:
+        for emotion, vocab in MOOD_WORDS.items():
+            if w in vocab:
+                return w, emotion
+    return None
+
+
+def mood_mismatch(text: str | None, emotions: dict[str, float], sentiment: str) -> tuple[str, str] | None:
+    """The text asks for a mood that the image does not show: the emotion is not among the image's two
+    likeliest, or its sign (positive/negative) disagrees with the image's sentiment."""
+    asked = mood_asked(text)
+    if not asked or not emotions:
+        return None
+    word, emotion = asked
+    top2 = [e for e, _ in sorted(emotions.items(), key=lambda kv: -kv[1])[:2]]
+    wants_positive = emotion in POSITIVE_EMOTIONS
+    sign_ok = emotion == "surprise" or (sentiment == "positive") == wants_positive
+    return None if emotion in top2 and sign_ok else (word, emotion)
+
+
+def _pick_text(metadata, priority=TEXT_PRIORITY) -> tuple[str | None, str | None]:
+    if metadata is None:
+        return None, None
+    sources = metadata.text_sources() if hasattr(metadata, "text_sources") else dict(metadata)
+    key = next((k for k in priority if sources.get(k)), None)
+    return (sources[key], key) if key else (None, None)
+
 
 def gather(quality, aesthetics, alignment, attributes: dict[str, Attribute], regions: list[Region],
            emotions: dict[str, float], sentiment: str, valence: float, arousal: float,
-           seen_as: list[str], stats: dict[str, float]) -> Facts:
+           seen_as: list[str], stats: dict[str, float], metadata=None, text_priority=TEXT_PRIORITY,
+           support: Callable[[list[str], list[str]], tuple[list[str], list[str]]] | None = None) -> Facts:
+    """metadata: the image's Metadata (or a dict of text sources); support: e.g. a ConceptSupport for this
+    image, else words are matched to the concept names by spelling."""
     ranked = sorted(attributes.items(), key=lambda kv: kv[1].score)
     weakest, strongest = ranked[0], ranked[-1]
     by_q = sorted(regions, key=lambda r: r.quality)
     top = max(emotions.items(), key=lambda kv: kv[1])
+    text, source = _pick_text(metadata, text_priority)
+    words = text_words(text) if alignment is not None else []
+    missing, found = (support or lexical_support)(words, list(seen_as))
     return Facts(
         quality=round(quality, 1), aesthetics=round(aesthetics, 1),
         alignment=None if alignment is None else round(alignment, 1),
@@ -60,52 +231,156 @@ def gather(quality, aesthetics, alignment, attributes: dict[str, Attribute], reg
         worst_region=(by_q[0].label, by_q[0].quality) if by_q else None,
         best_region=(by_q[-1].label, by_q[-1].quality) if by_q else None,
         top_emotion=(top[0], round(top[1], 2)), sentiment=sentiment, valence=round(valence, 1),
-        arousal=round(arousal, 1), seen_as=seen_as, stats=stats)
+        arousal=round(arousal, 1), seen_as=list(seen_as), stats=stats,
+        attributes={k: a.score for k, a in attributes.items()}, strongest_evidence=strongest[1].evidence,
+        regions=[(r.label, r.quality, round(float(r.share), 4)) for r in regions],
+        emotions=dict(emotions), text=None if text is None else text[:MAX_TEXT_CHARS], text_source=source,
+        missing=missing[:4], found=found, mood_mismatch=mood_mismatch(text, emotions, sentiment))
+
+
+# ------------------------------------------------------------------------------------------------ wording
+def evidence_phrase(name: str, s: dict[str, float]) -> str | None:
+    """What the measured evidence says about a weak attribute, in words (numbers only from the stats)."""
+    if name == "lighting":
+        if s.get("clipped_highlights", 0) > 0.02:
+            return f"{s['clipped_highlights']:.0%} of the pixels are blown out"
+        if s.get("crushed_shadows", 0) > 0.05:
+            return f"{s['crushed_shadows']:.0%} of the pixels are crushed to black"
+        if s.get("mean_luminance", 0.5) < 0.3:
+            return "the image is very dark overall"
+        if s.get("contrast", 1) < 0.15:
+            return "contrast is low"
+    if name in ("focus_detail", "technical"):
+        if s.get("noise_sigma", 0) > 4:
+            return "noise is visible"
+        if s.get("blockiness", 1) > 1.3:
+            return "JPEG block artefacts are visible"
+        if name == "focus_detail" and s.get("focus_ratio", 10) < 1.5:
+            return "the subject is no sharper than the background"
+        if s.get("sharpness", 10) < 1:
+            return "there is little fine detail"
+    if name == "colour":
+        if s.get("colourfulness", 1) < 0.1:
+            return "the colours are flat"
+        if s.get("clipped_channels", 0) > 0.05:
+            return f"{s['clipped_channels']:.0%} of the pixels have a clipped colour channel"
+    if name == "composition" and s.get("thirds_distance", 0) > 0.2:
+        return "the subject sits far from the thirds lines"
+    if name == "subject" and s.get("subject_spread", 0) > 0.9:
+        return "no single subject stands out"
+    if name == "originality":
+        return "its features are close to those of many common images"
+    if name == "emotional_impact" and s.get("arousal", 5) < 4.5:
+        return "it feels calm rather than striking"
+    return None
 
 
 def suggestion(f: Facts) -> str:
-    """One concrete fix for the weakest attribute, chosen by its measured evidence."""
-    name, s = f.weakest, f.stats
-    if name[0] == "lighting":
+    """One concrete fix for the weakest attribute, chosen by its measured evidence (a sentence)."""
+    fix = _fix(f)
+    return fix[0].upper() + fix[1:] + "."
+
+
+def _fix(f: Facts) -> str:
+    name, s = f.weakest[0], f.stats
+    if name == "lighting":
         if s.get("clipped_highlights", 0) > 0.02:
-            return "Bring the exposure down or recover highlights: part of the image is blown out."
+            return "bring the exposure down or recover the highlights"
         if s.get("crushed_shadows", 0) > 0.05 or s.get("mean_luminance", 0.5) < 0.3:
-            return "Lift the shadows or add light: much of the image is very dark."
-        return "Add contrast or more directional light to give the scene shape."
-    if name[0] in ("focus_detail", "technical"):
+            return "lift the shadows or add light"
+        return "add contrast or more directional light to give the scene shape"
+    if name in ("focus_detail", "technical"):
         if s.get("noise_sigma", 0) > 4:
-            return "Reduce noise (more light, lower ISO, or a denoiser)."
+            return "reduce noise with more light, a lower ISO or a denoiser"
         if s.get("blockiness", 1) > 1.3:
-            return "Export with higher JPEG quality: block artefacts are visible."
-        return "Sharpen the subject: refocus, steady the camera, or upscale with detail."
-    if name[0] == "colour":
+            return "export with a higher JPEG quality to remove the block artefacts"
+        return "sharpen the subject: refocus, steady the camera, or upscale with detail"
+    if name == "colour":
         if s.get("colourfulness", 1) < 0.1:
-            return "Colours are flat: try a stronger palette, more saturation or a colour accent."
-        return "Harmonise the colours: fewer competing hues or a warmer/cooler grade."
-    if name[0] == "composition":
-        return "Reframe so the subject sits near a rule-of-thirds point and the frame feels balanced."
-    if name[0] == "subject":
-        return "Make the main subject clearer: move closer, simplify the background."
-    if name[0] == "originality":
-        return "Try an unusual viewpoint, light or concept to stand out."
-    return "Strengthen the mood: more dramatic light, colour or expression."
+            return "give the colours more life with a stronger palette, more saturation or a colour accent"
+        return "harmonise the colours with fewer competing hues or a warmer or cooler grade"
+    if name == "composition":
+        return "reframe so the subject sits near a rule-of-thirds point and the frame feels balanced"
+    if name == "subject":
+        return "make the main subject clearer by moving closer and simplifying the background"
+    if name == "originality":
+        return "try an unusual viewpoint, light or concept to stand out"
+    return "strengthen the mood with more dramatic light, colour or expression"
+
+
+def fixes(f: Facts) -> list[str]:
+    """Concrete next steps, most important first: the weakest attribute, the weakest region, the text."""
+    out = [_fix(f)]
+    if f.worst_region and f.best_region and f.best_region[1] - f.worst_region[1] >= 8:
+        where = f.worst_region[0]
+        edge = where != "centre"
+        out.append(f"{'crop out or ' if edge else ''}retouch {place(where)}, or regenerate it with inpainting")
+    if f.missing and f.text_source == "prompt":
+        them = "it" if len(f.missing[:2]) == 1 else "them"
+        out.append(f"make {_quoted(f.missing[:2])} clearly visible, for instance by putting {them} first in the "
+                   f"prompt or giving {them} more weight")
+    elif f.alignment is not None and f.alignment < 40:
+        out.append(f"regenerate with a simpler {f.text_source or 'prompt'} that names the main subject first"
+                   if f.text_source == "prompt" else f"check that the {f.text_source} describes this image")
+    if f.mood_mismatch:
+        out.append(MOOD_FIX[f.mood_mismatch[1]])
+    return out[:3]
+
+
+def _quoted(words: list[str]) -> str:
+    q = [f'"{w}"' for w in words]
+    return q[0] if len(q) == 1 else ", ".join(q[:-1]) + " and " + q[-1]
+
+
+def place(label: str) -> str:
+    """A region label as a place in a sentence: "the top left corner", "the left side", "the centre"."""
+    if label in ("left", "right"):
+        return f"the {label} side"
+    if " " in label:
+        return f"the {label} corner"
+    return f"the {label}"
+
+
+def _label(name: str) -> str:
+    return LABELS.get(name, name)
 
 
 def template(f: Facts) -> str:
+    """3-6 sentences: overall scores, strongest and weakest attribute (with evidence), the weakest region,
+    how well the image matches its text (and which words it does not show), the mood, and what to do."""
     out = [f"Quality is {band(f.quality)} ({f.quality:.0f}/100) and aesthetics {band(f.aesthetics)} "
            f"({f.aesthetics:.0f}/100)."]
-    out.append(f"Strongest attribute: {LABELS[f.strongest[0]]} ({f.strongest[1]:.0f}); weakest: "
-               f"{LABELS[f.weakest[0]]} ({f.weakest[1]:.0f}).")
-    if f.worst_region and f.best_region and f.best_region[1] - f.worst_region[1] >= 3:
-        out.append(f"The weakest region is the {f.worst_region[0]} (quality {f.worst_region[1]:.0f}, "
-                   f"against {f.best_region[1]:.0f} in the {f.best_region[0]}).")
+    line = (f"{_label(f.strongest[0]).capitalize()} is the strongest attribute ({f.strongest[1]:.0f}/100) and "
+            f"{_label(f.weakest[0])} the weakest ({f.weakest[1]:.0f}/100)")
+    why = evidence_phrase(f.weakest[0], {**f.stats, "arousal": f.arousal})
+    out.append(line + (f": {why}." if why else "."))
+    # Compare with the best region elsewhere: two parts of the image may share a label ("top left").
+    other = max((r for r in f.regions if r[0] != (f.worst_region or ("",))[0]), key=lambda r: r[1], default=None)
+    if f.worst_region and other and other[1] - f.worst_region[1] >= REGION_GAP:
+        share = f.worst_region_share
+        size = f", {share:.0%} of the frame" if share and share >= 0.01 else ""
+        out.append(f"The weakest region is {place(f.worst_region[0])} (quality {f.worst_region[1]:.0f}/100{size}), "
+                   f"against {other[1]:.0f}/100 in {place(other[0])}.")
     if f.alignment is not None:
         how = {"strong": "closely", "good": "well", "fair": "partly", "weak": "weakly"}[band(f.alignment)]
-        line = f"The image matches its text {how} (alignment {f.alignment:.0f}/100)"
-        if f.alignment < 55 and f.seen_as:
-            line += f"; to the model it reads mostly as {', '.join(f.seen_as[:3])}"
+        line = f"It matches its {f.text_source or 'text'} {how} (alignment {f.alignment:.0f}/100)"
+        if f.missing:
+            line += (f": {_quoted(f.missing[:3])} {'has' if len(f.missing[:3]) == 1 else 'have'} no support among "
+                     f"the concepts recognised in the image")
+            if f.seen_as:
+                line += f", which reads mostly as {' and '.join(f.seen_as[:2])}"
+        elif f.alignment < 55 and f.seen_as:
+            line += f"; the image reads mostly as {', '.join(f.seen_as[:3])}"
         out.append(line + ".")
-    out.append(f"Mood: {f.sentiment} (valence {f.valence:.1f}, arousal {f.arousal:.1f} on 1-9), "
-               f"mostly {f.top_emotion[0]} ({f.top_emotion[1]:.0%}).")
-    out.append(suggestion(f))
+    top, p = f.top_emotion
+    if f.mood_mismatch:
+        word, emotion = f.mood_mismatch
+        asks = "ask" if f.text_source == "tags" else "asks"
+        out.append(f'The {f.text_source or "text"} {asks} for a {MOOD_ADJECTIVE[emotion]} mood ("{word}"), but the '
+                   f"image reads as {f.sentiment}, mostly {top} ({p:.0%}).")
+    else:
+        out.append(f"The mood is {f.sentiment} (valence {f.valence:.1f}, arousal {f.arousal:.1f} on a 1-9 scale), "
+                   f"mostly {top} ({p:.0%}).")
+    steps = fixes(f)
+    out.append("To improve it, " + "; ".join(steps) + ".")
     return " ".join(out)

@@ -84,18 +84,26 @@ def detail_map(lum: np.ndarray) -> np.ndarray:
 
 
 def composition(sal: np.ndarray) -> dict[str, float]:
-    """Where the detail sits: its centre of mass, distance to the nearest rule-of-thirds point, balance."""
+    """Where the subject sits: the centre of mass of the most detailed 15% of the frame (the detail above
+    its 85th percentile), its distance to the nearest rule-of-thirds point and to the nearest frame edge;
+    left/right balance and spread of all the detail."""
     total = sal.sum()
     h, w = sal.shape
     if total <= 1e-9:
-        return {"subject_x": 0.5, "subject_y": 0.5, "thirds_distance": 0.24, "balance": 1.0, "subject_spread": 1.0}
+        return {"subject_x": 0.5, "subject_y": 0.5, "thirds_distance": 0.24, "edge_distance": 0.5, "balance": 1.0,
+                "subject_spread": 1.0}
     ys, xs = np.mgrid[0:h, 0:w]
-    cx, cy = float((sal * xs).sum() / total / w), float((sal * ys).sum() / total / h)
+    top = np.maximum(sal - np.quantile(sal, 0.85), 0.0)
+    peak = top if top.sum() > 1e-9 else sal
+    cx = float(((peak * xs).sum() / peak.sum() + 0.5) / w)
+    cy = float(((peak * ys).sum() / peak.sum() + 0.5) / h)
     thirds = [(a, b) for a in (1 / 3, 2 / 3) for b in (1 / 3, 2 / 3)]
     dist = min(np.hypot(cx - a, cy - b) for a, b in thirds)
     left, right = sal[:, : w // 2].sum(), sal[:, w - w // 2:].sum()
-    spread = float(np.sqrt((sal * ((xs / w - cx) ** 2 + (ys / h - cy) ** 2)).sum() / total) / 0.408)
+    mx, my = (sal * xs).sum() / total / w, (sal * ys).sum() / total / h
+    spread = float(np.sqrt((sal * ((xs / w - mx) ** 2 + (ys / h - my) ** 2)).sum() / total) / 0.408)
     return {"subject_x": cx, "subject_y": cy, "thirds_distance": float(dist),
+            "edge_distance": float(min(cx, 1 - cx, cy, 1 - cy)),
             "balance": float(min(left, right) / max(left, right, 1e-9)), "subject_spread": spread}
 
 

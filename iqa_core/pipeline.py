@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import __version__, attributes, explain, features, measure, regions
+from . import __version__, attributes, explain, features, measure, regions, writers
 from .assessment import Assessment, Sentiment
 from .encoders.lite import FeatureMaps
 from .encoders.registry import LiteEncoder, get_encoder
@@ -41,16 +41,27 @@ def _timed(timings: dict[str, float], stage: str):
 class Assessor:
     """Loads every model once; `assess` is safe to call from many threads one at a time per call."""
 
-    def __init__(self, heads_path: Path = HEADS_FILE, scorer: str | None = None):
+    def __init__(self, heads_path: Path = HEADS_FILE, scorer: str | None = None, writer: str = "template"):
         """scorer: optionally "hf:<id or folder>" / "local-dir:<folder>", a CLIP/SigLIP model whose zero-shot
-        scores replace the lite heads' for the fields it can score (attributes and regions stay lite)."""
+        scores replace the lite heads' for the fields it can score (attributes and regions stay lite), or
+        "mllm:<id or folder>", an image-text-to-text model that scores quality, aesthetics and alignment.
+        writer: the explanation writer, "template" (default) or "smollm2" (see iqa_core.writers)."""
         self.encoder = LiteEncoder()
         self.heads = load_heads(heads_path)
         self.models = dict(self.encoder.versions, heads=f"iqa_core-heads@{__version__}", explanation="template")
         self.backends = {k: "lite" for k in ("quality", "aesthetics", "alignment", "valence", "arousal",
                                              "emotions", "sentiment", "attributes", "regions", "explanation")}
+        self.writer = writers.get_writer(writer)
+        self.models["explanation"] = self.writer.version
+        self.backends["explanation"] = self.writer.name
         self.zero_shot = None
-        if scorer:
+        if scorer and scorer.startswith("mllm:"):
+            from .mllm import MLLMScorer
+
+            self.zero_shot = MLLMScorer(scorer)
+            self.models["zero_shot"] = self.zero_shot.version
+            self.backends.update({k: scorer for k in self.zero_shot.fields})
+        elif scorer:
             self.zero_shot = get_encoder(scorer)
             self.models["zero_shot"] = self.zero_shot.version
             self.backends.update({k: scorer for k in ZERO_SHOT_FIELDS})
@@ -94,9 +105,12 @@ class Assessor:
                 continue
             out[name] = head.predict(features.stack(blocks, head.inputs)[None])[0]
         if self.zero_shot is not None:
-            zs = self.zero_shot.zero_shot([prep.loaded.image], [text])[0]
-            out.update({k: zs[k] for k in ZERO_SHOT_FIELDS if k != "emotions" and zs.get(k) is not None})
-            out["emotions"] = np.array([zs["emotions"][e] for e in EMOTIONS])
+            fields = getattr(self.zero_shot, "fields", ZERO_SHOT_FIELDS)
+            extra = {"metadata": [prep.metadata.text_sources()]} if fields != ZERO_SHOT_FIELDS else {}
+            zs = self.zero_shot.zero_shot([prep.loaded.image], [text], **extra)[0]
+            out.update({k: zs[k] for k in fields if k != "emotions" and zs.get(k) is not None})
+            if "emotions" in fields:
+                out["emotions"] = np.array([zs["emotions"][e] for e in EMOTIONS])
         return out
 
     # -- postprocess ------------------------------------------------------------------------------------
@@ -117,13 +131,17 @@ class Assessor:
                                      self.heads["quality"].info["distance_quantiles"])
         with _timed(t, "regions"):
             q = self.heads["quality"]
-            region_list = regions.score_regions(out["fm"], lambda x: q.predict(x))
+            region_list = regions.score_regions(out["fm"], lambda x: q.predict(x), image=img)
         seen_as = features.auto_tags(out["fm"].concepts, self.encoder.names)
         alignment = float(out["alignment"]) if "alignment" in out else None
         with _timed(t, "explanation"):
             facts = explain.gather(quality, float(out["aesthetics"]), alignment, attrs, region_list, emotions,
-                                   sentiment.label, valence, arousal, seen_as, stats)
-            text = explain.template(facts)
+                                   sentiment.label, valence, arousal, seen_as, stats, metadata=prep.metadata,
+                                   text_priority=TEXT_PRIORITY, support=explain.ConceptSupport(
+                                       lambda texts: self.encoder.text.embed(texts), self.encoder.name_embeddings,
+                                       self.encoder.names, out["fm"].concepts))
+            written = writers.explain(facts, self.writer)
+            text = written.text
         meta = prep.metadata.to_dict()
         meta["auto_tags"] = seen_as
         t["total"] = round(sum(v for k, v in t.items() if k != "total"), 2)
@@ -133,7 +151,7 @@ class Assessor:
             alignment=None if alignment is None else round(alignment, 2),
             valence=round(valence, 3), arousal=round(arousal, 3), emotions=emotions, sentiment=sentiment,
             attributes=attrs, regions=region_list, metadata=meta, explanation=text, timings_ms=dict(t),
-            models=dict(self.models), backends=dict(self.backends),
+            models=dict(self.models, **written.models()), backends=dict(self.backends, explanation=written.writer),
             notes=list(prep.loaded.notes))
 
     def _feature_distance(self, image_block: np.ndarray) -> float:

@@ -133,14 +133,44 @@ def score_cards_html(assessment: Any) -> str:
             f'gap:10px;width:100%;box-sizing:border-box">{"".join(cards)}</div>')
 
 
-def region_rows(assessment: Any) -> list[list[Any]]:
-    """[region, quality, share] per region, weakest first."""
+def _regions_weakest_first(assessment: Any) -> list[dict]:
     regions = _as_dict(assessment).get("regions") or []
-    rows = sorted(regions, key=lambda r: r["quality"])
-    return [[r["label"], round(float(r["quality"]), 1), f"{float(r['share']):.0%}"] for r in rows]
+    return sorted(regions, key=lambda r: (r["quality"], r.get("id", 0)))
 
 
-REGION_HEADERS = ["region", "quality", "share"]
+def region_rows(assessment: Any) -> list[list[Any]]:
+    """[#, region, quality, share] per region, weakest first; # is the number drawn on the region map."""
+    return [[i, r["label"], round(float(r["quality"]), 1), f"{float(r['share']):.0%}"]
+            for i, r in enumerate(_regions_weakest_first(assessment), 1)]
+
+
+REGION_HEADERS = ["#", "region", "quality", "share"]
+
+
+def number_regions(overlay: Any, assessment: Any) -> Any:
+    """The region map with each region's number (as in region_rows) in a small badge at its centre."""
+    from PIL import ImageDraw, ImageFont
+
+    img = overlay.convert("RGB").copy()
+    w, h = img.size
+    draw = ImageDraw.Draw(img)
+    size = max(12, round(max(w, h) / 32))
+    try:
+        font = ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1
+        font = ImageFont.load_default()
+    for i, r in enumerate(_regions_weakest_first(assessment), 1):
+        if r.get("centre"):
+            cx, cy = r["centre"]
+        else:
+            x0, y0, x1, y1 = r["bbox"]
+            cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        x, y = cx * w, cy * h
+        rad = size * 0.8
+        draw.ellipse((x - rad, y - rad, x + rad, y + rad), fill=(17, 24, 39), outline=(255, 255, 255),
+                     width=max(1, size // 8))
+        draw.text((x, y), str(i), fill=(255, 255, 255), font=font, anchor="mm")
+    return img
 
 
 def explanation_markdown(assessment: Any) -> str:
@@ -172,23 +202,26 @@ def notes_html(assessment: Any) -> str:
 
 
 # ====================================================================================== metadata prefill
-def prefill_fields(path: str | os.PathLike | None) -> tuple[str, str, str, str, str]:
-    """(prompt, negative prompt, tags, caption, note) from the file's embedded metadata; empty strings
-    when the file has none or cannot be read (the note then says why, small)."""
+def prefill_fields(path: str | os.PathLike | None) -> tuple[str | None, str | None, str | None, str | None, str]:
+    """(prompt, negative prompt, tags, caption, note) from the file's embedded metadata. A field the file
+    does not carry is None, meaning "leave what the user typed"; the note (small HTML) says what was filled."""
     if not path:
-        return "", "", "", "", ""
+        return None, None, None, None, ""
     try:
         check_file_size(path)
         meta = load_image(path).embedded
     except (ImageLoadError, UserError) as exc:
-        return "", "", "", "", message_html(user_message(exc), "warning")
-    found = [k for k in ("prompt", "negative_prompt", "tags", "caption") if getattr(meta, k)]
-    note = ""
+        return None, None, None, None, message_html(user_message(exc), "warning")
+    values = {"prompt": meta.prompt or None, "negative_prompt": meta.negative_prompt or None,
+              "tags": ", ".join(meta.tags) or None, "caption": meta.caption or None}
+    found = [k for k, v in values.items() if v]
     if found:
         src = sorted({meta.sources.get(k, "") for k in found} - {""})
         note = message_html(f"Filled {', '.join(k.replace('_', ' ') for k in found)} from the file's metadata"
                             + (f" ({', '.join(src)})" if src else "") + "; edit freely.", "info")
-    return (meta.prompt or "", meta.negative_prompt or "", ", ".join(meta.tags), meta.caption or "", note)
+    else:
+        note = ""
+    return values["prompt"], values["negative_prompt"], values["tags"], values["caption"], note
 
 
 # ============================================================================================== compare
@@ -229,26 +262,32 @@ def compare_table(assessments: Sequence[Any], names: Sequence[str]) -> tuple[lis
     return headers, table
 
 
-def _gaps(rows: Sequence[Mapping], names: Sequence[str]) -> list[tuple[float, str, str, int, int, float, float, str]]:
+def _shown(what: str, kind: str, v: float) -> float:
+    """The value as the table shows it, so the sentence's numbers add up."""
+    return float(format_value(what, v)) if kind == "score" else float(f"{v:.0f}")
+
+
+def _gaps(rows: Sequence[Mapping]) -> list[tuple[float, str, str, int, int, float, float, str]]:
     """(normalised gap, what, kind, best index, worst index, best value, worst value, range) per score
-    and attribute present in every row."""
+    and attribute present in every row, largest gap first; values as displayed."""
     out = []
+    candidates: list[tuple[str, str, list[float], bool, float, float]] = []
     for score, spec in SCORES.items():
         values = [r.get(score) for r in rows]
-        if any(v is None for v in values):
-            continue
-        hi = max(range(len(values)), key=lambda i: values[i] if spec.higher_is_better else -values[i])
-        lo = min(range(len(values)), key=lambda i: values[i] if spec.higher_is_better else -values[i])
-        out.append((abs(values[hi] - values[lo]) / (spec.high - spec.low), score, "score", hi, lo,
-                    values[hi], values[lo], f"{spec.low:g}-{spec.high:g}"))
+        if all(v is not None for v in values):
+            candidates.append((score, "score", [_shown(score, "score", v) for v in values], spec.higher_is_better,
+                               spec.low, spec.high))
     for attr in ATTRIBUTES:
         try:
-            values = [float(r["attributes"][attr]["score"]) for r in rows]
+            values = [_shown(attr, "attribute", float(r["attributes"][attr]["score"])) for r in rows]
         except (KeyError, TypeError):
             continue
-        hi = max(range(len(values)), key=values.__getitem__)
-        lo = min(range(len(values)), key=values.__getitem__)
-        out.append(((values[hi] - values[lo]) / 100.0, attr, "attribute", hi, lo, values[hi], values[lo], "0-100"))
+        candidates.append((attr, "attribute", values, True, 0.0, 100.0))
+    for what, kind, values, higher, low, high in candidates:
+        key = (lambda i: values[i]) if higher else (lambda i: -values[i])
+        hi, lo = max(range(len(values)), key=key), min(range(len(values)), key=key)
+        out.append((abs(values[hi] - values[lo]) / (high - low), what, kind, hi, lo, values[hi], values[lo],
+                    f"{low:g}-{high:g}"))
     return sorted(out, key=lambda g: -g[0])
 
 
@@ -260,20 +299,24 @@ def _num(what: str, kind: str, v: float) -> str:
     return format_value(what, v) if kind == "score" else f"{v:.0f}"
 
 
+def _decimals(what: str, kind: str) -> int:
+    return 1 if kind == "score" and SCORES[what].high - SCORES[what].low <= 10 else 0
+
+
 def compare_summary(assessments: Sequence[Any], names: Sequence[str]) -> str:
     """One or two sentences, from the numbers only: the score (or attribute) with the largest gap between
     the best and the worst image, relative to its range, and the one they agree on most."""
     rows = [_as_dict(a) for a in assessments]
     if len(rows) < 2:
         return "Add at least two images to compare them."
-    gaps = _gaps(rows, names)
+    gaps = _gaps(rows)
     if not gaps:
         return "These images have no score in common to compare."
     g, what, kind, hi, lo, vhi, vlo, rng = gaps[0]
     if g < 0.03:
         return f"These images score almost the same everywhere: no score differs by more than {g:.0%} of its range."
     text = (f"What separates them most is {_label(what, kind)}: {names[hi]} has {_num(what, kind, vhi)} and "
-            f"{names[lo]} {_num(what, kind, vlo)}, a gap of {abs(vhi - vlo):.{1 if kind == 'score' and (SCORES[what].high - SCORES[what].low) <= 10 else 0}f} "
+            f"{names[lo]} {_num(what, kind, vlo)}, a gap of {abs(vhi - vlo):.{_decimals(what, kind)}f} "
             f"on the {rng} scale.")
     closest = gaps[-1]
     if len(gaps) > 1 and closest[1] != what:
@@ -424,6 +467,17 @@ def collect_batch_inputs(paths: Iterable[str | os.PathLike], workdir: Path) -> B
 BATCH_COLUMNS = ["image", "quality", "aesthetics", "alignment", "valence", "arousal", "sentiment", "weakest"]
 
 
+def batch_table_value(rows: Sequence[Mapping]) -> dict[str, list]:
+    """{"headers", "data"} for gr.Dataframe; the alignment column is left out when no image had text."""
+    data = batch_table(rows)
+    headers = list(BATCH_COLUMNS)
+    if data and all(r[3] is None for r in data):
+        col = headers.index("alignment")
+        headers.pop(col)
+        data = [r[:col] + r[col + 1:] for r in data]
+    return {"headers": headers, "data": data}
+
+
 def batch_table(rows: Sequence[Mapping]) -> list[list[Any]]:
     """One row per assessed image, best quality first; numbers stay numbers so the table sorts."""
     out = []
@@ -531,6 +585,17 @@ def default_labels_path(folder: Path) -> Path | None:
     return None
 
 
+def training_overlap(folder: Path, score: str) -> str | None:
+    """The training set named in SCORES[score].trained_on that this folder belongs to, if any."""
+    import re
+
+    parts = {p.lower() for p in Path(folder).resolve().parts}
+    for name in re.findall(r"[\w.]+-dev\b", SCORES[score].trained_on):
+        if name.lower() in parts:
+            return name
+    return None
+
+
 @dataclass
 class ExploreResult:
     names: list[str]
@@ -542,6 +607,7 @@ class ExploreResult:
     note: str
     errors: list[dict]
     disagreements: list[int]  # indices into names, largest rank difference first
+    in_sample: str | None = None  # the training set these images belong to, if any
 
     @property
     def n(self) -> int:
@@ -624,20 +690,31 @@ def run_explore(assessor, folder: str, labels: str | None, human_column: str | N
         paths.append(root / row["image"])
     if errors:
         note += f" {len(errors)} could not be scored."
-    return ExploreResult(names, pred, hum, paths, score, column, note, errors, largest_disagreements(pred, hum))
+    overlap = training_overlap(root, score)
+    if overlap:
+        note += (f"\n\n**In-sample:** the {score} head was trained on {overlap}, which includes these images, so "
+                 "this agreement overstates accuracy on new images (cross-validated figures are in "
+                 "`iqa_core/weights/training_report.json`).")
+    return ExploreResult(names, pred, hum, paths, score, column, note, errors, largest_disagreements(pred, hum),
+                         overlap)
 
 
-def disagreement_gallery(result: ExploreResult) -> list[tuple[str, str]]:
-    """(image path, caption) for the largest disagreements."""
+def disagreement_gallery(result: ExploreResult, max_side: int = 384) -> list[tuple[Any, str]]:
+    """(thumbnail, caption) for the largest disagreements; captions give each image's rank by the human
+    score and by the prediction (1 = highest). Thumbnails are PIL images, so the server's data folders
+    are never handed to the browser as files."""
     n = result.n
     if not n:
         return []
     rp, rh = _ranks(result.predicted), _ranks(result.human)
     out = []
     for i in result.disagreements:
-        cap = (f"{result.names[i]} · human {result.human[i]:.2f} (rank {rh[i]:.0f}/{n}) · "
-               f"{result.score} {format_value(result.score, result.predicted[i])} (rank {rp[i]:.0f}/{n})")
-        out.append((str(result.paths[i]), cap))
+        try:
+            thumb = load_image(result.paths[i]).image
+        except ImageLoadError:
+            continue
+        thumb.thumbnail((max_side, max_side))
+        out.append((thumb, f"{result.names[i]}: human #{n + 1 - rh[i]:.0f}, model #{n + 1 - rp[i]:.0f}"))
     return out
 
 

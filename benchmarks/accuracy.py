@@ -1,0 +1,145 @@
+"""Accuracy benchmark: task x method, train and 5-fold grouped CV side by side, the same folds for every method.
+
+    python -m benchmarks.accuracy [--skip-brisque] [--skip-fusion]
+
+Methods: BRISQUE (the PyPI SVR, zero-shot, sign flipped so higher is better), the ridge baseline on pooled
+EfficientNet-Lite0 features trained per dataset, the shipped joint quality head (per-dataset z-scores),
+and for alignment the cross-modal fusion (fuse.py) stacked on the image-only ridge. Hyper-parameters are
+chosen inside each training fold; nothing is tuned on a test fold. Writes benchmarks/results/accuracy.json.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+
+import numpy as np
+import torch
+from sklearn.linear_model import LinearRegression
+from tqdm import tqdm
+
+from benchmarks.common import ROOT, table, write_json
+from iqa_core import datasets, fuse, train
+from iqa_core.classic import BrisqueScorer
+from iqa_core.encoders.registry import LiteEncoder
+from iqa_core.fit import correlations, cross_val_predict, fit_ridge, folds
+from iqa_core.load import load_image
+
+CACHE = ROOT / "cache"
+
+
+def brisque_scores(samples: list[datasets.Sample], name: str) -> np.ndarray:
+    path = CACHE / f"brisque-{name}-{len(samples)}.npy"
+    if path.exists():
+        return np.load(path)
+    scorer = BrisqueScorer()
+    out = np.array([scorer.score(load_image(s.path).image) for s in tqdm(samples, desc=f"brisque {name}")])
+    np.save(path, out)
+    return out
+
+
+def row(task: str, data: str, method: str, n: int, train_fig: dict | None, cv_fig: dict) -> dict:
+    return {"task": task, "data": data, "method": method, "n": n, "train": train_fig, "cv": cv_fig}
+
+
+def ridge_rows(task: str, d: train.Featurized, key: str, data: str, inputs: list[str]) -> dict:
+    y = d.y(key)
+    cv = cross_val_predict(lambda a, b: fit_ridge(a, b, key, inputs), d.x(inputs), y, d.groups)
+    return row(task, data, f"ridge on {'+'.join(inputs)}", len(y), correlations(cv.train_pred, y),
+               correlations(cv.pred, y))
+
+
+def fusion_inputs(d: train.Featurized, encoder: LiteEncoder) -> tuple[np.ndarray, list[fuse.TextTokens]]:
+    """Concept tokens from the 224-px head map; text tokens for the prompt and, as "tags", its parts."""
+    model = encoder.image.model
+    fc_w, fc_b = model._fc.weight.detach().numpy(), model._fc.bias.detach().numpy()
+    tokens = []
+    for i in tqdm(range(0, len(d.samples), 16), desc="concept tokens"):
+        x = encoder.image._tensor([load_image(s.path).image for s in d.samples[i:i + 16]], 224)
+        maps, _ = encoder.image._stages(x)
+        tokens += [fuse.concept_tokens(m, fc_w, fc_b, encoder.name_embeddings) for m in maps[-1].numpy()]
+    with open(datasets.DEFAULT_ROOT / "agiqa3k-dev" / "labels.csv", newline="", encoding="utf-8") as fh:
+        parts = {r["image"]: [r["adj1"], r["adj2"], r["style"]] for r in csv.DictReader(fh)}
+    texts = []
+    for s in d.samples:
+        src = {"prompt": s.prompt, "tags": ", ".join(p for p in parts[s.path.name] if p)}
+        texts.append(fuse.TextTokens({k: _unit(encoder.text.tokens(v)) for k, v in src.items() if v}))
+    return np.stack(tokens), texts
+
+
+def _unit(t: np.ndarray) -> np.ndarray:
+    return t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-8)
+
+
+def fusion_alignment(d: train.Featurized, encoder: LiteEncoder) -> tuple[dict, dict]:
+    """Outer grouped folds; inside each, the image ridge's inner out-of-fold score is the base the fusion
+    and the stacking learn on, so the test fold is never seen."""
+    image_tokens, texts = fusion_inputs(d, encoder)
+    x, y, groups = d.x(train.IMAGE_INPUTS), d.y("alignment"), d.groups
+    fit = lambda a, b: fit_ridge(a, b, "alignment_image", train.IMAGE_INPUTS)  # noqa: E731
+    pred, relevance = np.zeros(len(y)), []
+    for tr, te in folds(groups):
+        base_tr = cross_val_predict(fit, x[tr], y[tr], groups[tr]).pred
+        base_te = fit(x[tr], y[tr]).predict(x[te])
+        model = fuse.train(image_tokens[tr], [texts[i] for i in tr], y[tr], base_tr)
+        f_tr, f_te = (_fused(model, image_tokens[idx], [texts[i] for i in idx]) for idx in (tr, te))
+        stack = LinearRegression().fit(np.column_stack([base_tr, f_tr]), y[tr])
+        pred[te] = stack.predict(np.column_stack([base_te, f_te]))
+        relevance.append(torch.softmax(model.source_logit.detach()[:2], 0).numpy().tolist())
+    rel = np.mean(relevance, 0)
+    return (row("alignment", "agiqa3k", "image ridge + cross-modal fusion (stacked)", len(y), None,
+                correlations(pred, y)), {"prompt": round(float(rel[0]), 3), "tags": round(float(rel[1]), 3)})
+
+
+def _fused(model: fuse.CrossModalFusion, image_tokens: np.ndarray, texts: list[fuse.TextTokens]) -> np.ndarray:
+    tokens, mask, present = fuse.pack(texts)
+    with torch.inference_mode():
+        return model(torch.from_numpy(image_tokens), tokens, mask, present)["fused"].numpy()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--skip-brisque", action="store_true")
+    ap.add_argument("--skip-fusion", action="store_true")
+    args = ap.parse_args(argv)
+    t0 = time.time()
+    encoder = LiteEncoder()
+    data = {n: train.featurize(n, encoder, datasets.DEFAULT_ROOT) for n in ("agiqa3k", "livec", "para", "emotion6")}
+    rows, extra = [], {}
+    if not args.skip_brisque:
+        for name in ("agiqa3k", "livec"):
+            d = data[name]
+            score = -brisque_scores(d.samples, name)
+            rows.append(row("quality", name, "BRISQUE (zero-shot)", len(score), None,
+                            correlations(score, d.y("quality"))))
+    for name in ("agiqa3k", "livec"):
+        rows.append(ridge_rows("quality", data[name], "quality", name, ["image"]))
+    _, joint = train.train_quality(data["agiqa3k"], data["livec"])
+    rows += [row("quality", r["data"], "joint ridge (shipped)", r["n"], r["train"], r["cv"])
+             for r in joint if "joint" in r["head"]]
+    rows.append(ridge_rows("aesthetics", data["para"], "aesthetics", "para", train.IMAGE_INPUTS))
+    rows.append(ridge_rows("alignment", data["agiqa3k"], "alignment", "agiqa3k", ["image"]))
+    _, align = train.train_alignment(data["agiqa3k"])
+    rows.append(row("alignment", "agiqa3k", "ridge + concept/text blocks (shipped)", align[0]["n"],
+                    align[0]["train"], align[0]["cv"]))
+    if not args.skip_fusion:
+        fused_row, extra["fusion_relevance"] = fusion_alignment(data["agiqa3k"], encoder)
+        rows.append(fused_row)
+    for key in ("valence", "arousal"):
+        rows.append(ridge_rows(key, data["emotion6"], key, "emotion6", train.IMAGE_INPUTS))
+    _, emo = train.train_emotion(data["emotion6"])
+    rows += [row(r["head"], "emotion6", "softmax on image+concept (shipped)", r["n"], r["train"], r["cv"])
+             for r in emo if r["head"] in ("emotions", "sentiment")]
+    fmt = lambda f: " / ".join(f"{v:.3f}" for v in f.values()) if f else "-"  # noqa: E731
+    print(table([[r["task"], r["data"], r["method"], r["n"], fmt(r["train"]), fmt(r["cv"])] for r in rows],
+                ["task", "data", "method", "n", "train (SRCC/PLCC | top1/KL)", "5-fold CV"],
+                "Accuracy on the dev splits (folds grouped by prompt / session)"))
+    if extra:
+        print("learned source relevance (mean over folds):", extra["fusion_relevance"])
+    path = write_json("accuracy.json", {"seconds": round(time.time() - t0, 1), "rows": rows, **extra})
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

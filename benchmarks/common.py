@@ -1,0 +1,27 @@
+"""Shared by the benchmarks: a plain-text table and a JSON writer (results land in benchmarks/results/)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+if str(ROOT) not in sys.path:  # runnable as `python benchmarks/x.py` as well as `python -m benchmarks.x`
+    sys.path.insert(0, str(ROOT))
+
+
+def table(rows: list[list], headers: list[str], title: str | None = None) -> str:
+    """Left-aligned first column, right-aligned numbers; floats with 3 significant decimals."""
+    cells = [[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    fmt = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+    lines = ([title] if title else []) + [fmt(headers), "  ".join("-" * w for w in widths)] + [fmt(r) for r in cells]
+    return "\n".join(lines)
+
+
+def write_json(name: str, data: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / name
+    path.write_text(json.dumps(data, indent=1))
+    return path

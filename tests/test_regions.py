@@ -1,0 +1,95 @@
+"""The region map on real dev images: content-following regions that cover the image, outlines as
+fractions, an overlay of the image's shape, and the worst region where the image was damaged."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+
+from iqa_core import datasets, measure, regions
+
+PLACES = {"top left", "top", "top right", "left", "centre", "right", "bottom left", "bottom", "bottom right"}
+
+
+@pytest.fixture(scope="module")
+def sharp_photos(data_root):
+    """Three agiqa3k/livec images with detail all over (the sharpest of the first 40 by their weakest
+    third), so that blurring any half of them is visible."""
+    pool = datasets.load("livec", data_root)[:20] + datasets.load("agiqa3k", data_root)[:20]
+    scored = []
+    for s in pool:
+        img = Image.open(s.path).convert("RGB")
+        _, lum = measure.working_arrays(img)
+        w = lum.shape[1]
+        scored.append((min(measure.sharpness(lum[:, : w // 3]), measure.sharpness(lum[:, -(w // 3):])), img))
+    scored.sort(key=lambda t: -t[0])
+    return [img for _, img in scored[:3]]
+
+
+@pytest.fixture(scope="module")
+def photo_result(assessor, sharp_photos):
+    img = sharp_photos[0].crop((0, 0, sharp_photos[0].width, int(sharp_photos[0].height * 0.66)))  # 3:2-ish
+    return img, assessor.assess(img)
+
+
+def test_regions_cover_the_image_and_are_described_in_fractions(photo_result):
+    _, a = photo_result
+    assert 4 <= len(a.regions) <= 16
+    assert abs(sum(r.share for r in a.regions) - 1.0) < 0.02
+    for r in a.regions:
+        assert r.label in PLACES and 0 <= r.quality <= 100 and 0 < r.share <= 1
+        x0, y0, x1, y1 = r.bbox
+        assert 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1
+        assert x0 <= r.centre[0] <= x1 and y0 <= r.centre[1] <= y1
+        assert r.polygon and r.polygon == r.polygons[0] and 3 <= len(r.polygon) <= regions.MAX_POINTS
+        for poly in r.polygons:
+            pts = np.array(poly)
+            assert ((pts >= 0) & (pts <= 1)).all()
+
+
+def test_every_method_partitions_the_image(assessor, photo_result):
+    img, _ = photo_result
+    prep = assessor.preprocess(img)
+    fm = assessor.forward([prep])[0]["fm"]
+    for method in regions.METHODS:
+        segs = regions.segment(method, fm, img)
+        cover = np.sum([s.mask.astype(int) for s in segs], axis=0)
+        assert (cover == 1).all(), method
+
+
+def test_overlay_keeps_the_aspect_ratio_and_tints_the_worst_region(photo_result):
+    img, a = photo_result
+    ov = regions.overlay(img, a.regions)
+    assert abs(ov.width / ov.height - img.width / img.height) < 0.02
+    worst = min(a.regions, key=lambda r: r.quality)
+    x, y = worst.centre
+    src = np.asarray(img.resize(ov.size), np.float32)
+    got = np.asarray(ov, np.float32)
+    px = (min(int(y * ov.height), ov.height - 1), min(int(x * ov.width), ov.width - 1))
+    assert got[px][0] - got[px][1] > src[px][0] - src[px][1] + 20  # redder than the image itself there
+
+
+def _worst(assessment):
+    return min(assessment.regions, key=lambda r: r.quality)
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_blurring_one_half_makes_a_region_on_that_half_the_worst(assessor, sharp_photos, side):
+    hits = 0
+    for img in sharp_photos:
+        w, h = img.size
+        box = (0, 0, w // 2, h) if side == "left" else (w - w // 2, 0, w, h)
+        damaged = img.copy()
+        damaged.paste(img.crop(box).filter(ImageFilter.GaussianBlur(5)), box[:2])
+        x = _worst(assessor.assess(damaged)).centre[0]
+        hits += x < 0.5 if side == "left" else x > 0.5
+    assert hits >= 2, f"worst region on the blurred {side} half in {hits} of 3 photos"
+
+
+def test_noise_in_one_corner_is_found(assessor, sharp_photos):
+    img = sharp_photos[1]
+    arr = np.asarray(img, np.float32).copy()
+    h, w = arr.shape[:2]
+    arr[h // 2:, w // 2:] += np.random.default_rng(0).normal(0, 30, arr[h // 2:, w // 2:].shape)
+    worst = _worst(assessor.assess(Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))))
+    assert worst.centre[0] > 0.5 and worst.centre[1] > 0.5, worst
