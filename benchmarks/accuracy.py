@@ -110,8 +110,9 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("agiqa3k", "livec"):
             d = data[name]
             score = -brisque_scores(d.samples, name)
-            rows.append(row("quality", name, "BRISQUE (zero-shot)", len(score), None,
-                            correlations(score, d.y("quality"))))
+            ok = np.isfinite(score)  # BRISQUE's fit fails (NaN) on some flat, noise-free AI images
+            rows.append(row("quality", name, f"BRISQUE (zero-shot; {int((~ok).sum())} NaN dropped)", int(ok.sum()),
+                            None, correlations(score[ok], d.y("quality")[ok])))
     for name in ("agiqa3k", "livec"):
         rows.append(ridge_rows("quality", data[name], "quality", name, ["image"]))
     _, joint = train.train_quality(data["agiqa3k"], data["livec"])
