@@ -434,7 +434,10 @@ def build_demo() -> gr.Blocks:
 
 
 demo = build_demo()
-demo.queue(default_concurrency_limit=2)
+# Two requests run at once (two cores); up to QUEUE_SIZE more wait, about 10 s at 0.5 s each. Beyond that
+# a visitor is told the queue is full rather than left waiting without end.
+QUEUE_SIZE = int(os.environ.get("IQA_QUEUE_SIZE", 20))
+demo.queue(default_concurrency_limit=2, max_size=QUEUE_SIZE)
 
 
 def main() -> None:

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     throughput = n_ok / (time.perf_counter() - t0)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(table(rows, ["stage (ms)", "p50", "p95"], f"Per-stage times over {len(samples)} dev images"))
-    print(f"batch throughput: {throughput:.2f} images/s ({n_ok} images, batches of {batch.BATCH})")
+    print(f"batch throughput: {throughput:.2f} images/s ({n_ok} images, {batch.WORKERS} workers)")
     print(f"cold start to first result: {cold:.1f} s; peak RSS of this process: {peak_mb:.0f} MB")
     path = write_json("speed.json", {"n": len(samples), "stages_ms": {r[0]: {"p50": r[1], "p95": r[2]} for r in rows},
                                      "batch_images_per_s": throughput, "cold_start_s": cold, "peak_rss_mb": peak_mb})

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -14,7 +17,9 @@ from .load import ImageLoadError
 from .scores import EMOTIONS
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
-BATCH = 8
+# Parallel images, not batched tensors: on CPU a batched forward pass is slower per image (see
+# encoders.lite), while two images in flight keep both cores busy through decode and postprocessing too.
+WORKERS = min(2, os.cpu_count() or 1)
 META_FIELDS = ("prompt", "negative_prompt", "tags", "caption")
 
 
@@ -43,26 +48,31 @@ def error_row(name: str, message: str) -> dict:
 
 
 def run(assessor, folder: Path, metadata: dict[str, dict[str, str]] | None = None,
-        files: Iterable[Path] | None = None) -> Iterator[dict]:
-    """Yield one dict per image: the assessment's fields, or `image` and `error`."""
+        files: Iterable[Path] | None = None, workers: int = WORKERS) -> Iterator[dict]:
+    """Yield one dict per image, in file order: the assessment's fields, or `image` and `error`.
+
+    At most 2 x workers images are in flight, so memory stays flat over any folder size."""
     folder = Path(folder)
     metadata = metadata or {}
     paths = list(files) if files is not None else list_images(folder)
-    for i in range(0, len(paths), BATCH):
-        chunk, preps = paths[i:i + BATCH], []
-        for path in chunk:
-            name = path.relative_to(folder).as_posix() if inside(path, folder) else path.name
-            if not inside(path, folder):
-                yield error_row(name, "refused: the file lies outside the folder (symlink or '..')")
-                continue
-            try:
-                preps.append(assessor.preprocess(path, name=name, **metadata.get(name, {})))
-            except ImageLoadError as err:
-                yield error_row(name, str(err))
-        if not preps:
-            continue
-        for prep, out in zip(preps, assessor.forward(preps)):
-            yield assessor.postprocess(prep, out).to_dict()
+
+    def one(path: Path) -> dict:
+        if not inside(path, folder):
+            return error_row(path.name, "refused: the file lies outside the folder (symlink or '..')")
+        name = path.relative_to(folder).as_posix()
+        try:
+            return assessor.assess(path, name=name, **metadata.get(name, {})).to_dict()
+        except ImageLoadError as err:
+            return error_row(name, str(err))
+
+    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="iqa-batch") as pool:
+        pending: deque = deque()
+        for path in paths:
+            pending.append(pool.submit(one, path))
+            if len(pending) >= 2 * max(1, workers):
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def flat_row(row: dict) -> dict:
