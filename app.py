@@ -16,6 +16,7 @@ import gradio as gr
 
 from iqa_core import charts
 from iqa_core import ui_format as uf
+from iqa_core.runtime import limit_malloc_arenas
 from iqa_core.scores import SCORES
 
 log = logging.getLogger("iqa_core.app")
@@ -81,12 +82,16 @@ def assess(image, prompt="", negative_prompt="", tags="", caption=""):
         result = assessor.postprocess(prep, assessor.forward([prep])[0])
         from iqa_core.pipeline import overlay_image
 
-        overlay = uf.number_regions(overlay_image(result, prep.loaded.image), result)
-        json_path = uf.write_json(result, uf.new_workdir(WORK_ROOT))
+        workdir = uf.new_workdir(WORK_ROOT)
+        json_path = uf.write_json(result, workdir)
+        # Handed to gradio as a file, which it caches atomically; a PIL image is written into its cache in
+        # place, so two visitors assessing the same picture at once could fetch a half-written overlay.
+        overlay = workdir / "regions.png"
+        uf.number_regions(overlay_image(result, prep.loaded.image), result).save(overlay)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence, the server keeps serving
         return _assess_empty(_fail(exc))
     return ("", uf.score_cards_html(result), charts.radar(result), charts.emotions_bar(result.emotions),
-            charts.valence_arousal(result.valence, result.arousal), overlay, uf.region_rows(result),
+            charts.valence_arousal(result.valence, result.arousal), str(overlay), uf.region_rows(result),
             uf.explanation_markdown(result), str(json_path), uf.notes_html(result))
 
 
@@ -442,6 +447,7 @@ demo.queue(default_concurrency_limit=2, max_size=QUEUE_SIZE)
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    limit_malloc_arenas()  # before the server's worker threads start: keeps memory flat under load
     try:
         get_assessor()  # load the models before the first visitor, not during their first click
     except Exception:  # noqa: BLE001 - serve anyway; every handler then explains what is missing

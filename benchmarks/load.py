@@ -43,6 +43,7 @@ REQUEST_TIMEOUT_S = 120  # a request unanswered this long counts as lost
 SAMPLE_S = 2.0           # RSS sampling period
 TABLE_EVERY_S = 15.0     # one row of the memory-over-time table per this many seconds
 REFUSALS = (QueueError, TooManyRequestsError)  # the queue's clean "full / try later" answers (HTTP 503 / 429)
+RETRY_AFTER_S = 2.0      # a refused client waits this long before its next request, as a person would
 
 
 # ------------------------------------------------------------------------------------------------ the app
@@ -184,6 +185,8 @@ def client_loop(client: Client, offset: int, examples: list, t0: float, deadline
         with lock:
             records.append(rec)
         i += 1
+        if rec["outcome"] == "refused":  # retrying at once would only measure how fast refusals go round
+            time.sleep(RETRY_AFTER_S)
 
 
 def drive(url: str, n_clients: int, seconds: float, downloads: str, pid: int) -> tuple[dict, list, list, float]:

@@ -54,7 +54,8 @@ def test_assess_returns_cards_figures_overlay_explanation_json(app, examples):
     assert "—" not in out["cards"].split("Alignment", 1)[1][:400]  # a prompt was given: alignment has a value
     assert isinstance(out["radar"], go.Figure) and len(out["radar"].data[0].r) == len(ATTRIBUTES) + 1
     assert isinstance(out["emotions"], go.Figure) and isinstance(out["valence_arousal"], go.Figure)
-    assert isinstance(out["overlay"], Image.Image) and out["overlay"].size[0] > 0
+    with Image.open(out["overlay"]) as overlay:  # a file, not a PIL image: gradio caches files atomically
+        assert overlay.size[0] > 0 and overlay.size[1] > 0
     data = json.loads(Path(out["json"]).read_text())
     assert len(out["regions"]) == len(data["regions"]) >= 1 and all(len(r) == 4 for r in out["regions"])
     assert out["regions"][0][0] == 1 and out["regions"][0][2] <= out["regions"][-1][2]  # weakest first

