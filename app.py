@@ -16,7 +16,7 @@ import gradio as gr
 
 from iqa_core import charts
 from iqa_core import ui_format as uf
-from iqa_core.runtime import limit_malloc_arenas
+from iqa_core.runtime import configure_server
 from iqa_core.scores import SCORES
 
 log = logging.getLogger("iqa_core.app")
@@ -439,15 +439,16 @@ def build_demo() -> gr.Blocks:
 
 
 demo = build_demo()
-# Two requests run at once (two cores); up to QUEUE_SIZE more wait, about 10 s at 0.5 s each. Beyond that
-# a visitor is told the queue is full rather than left waiting without end.
+# CONCURRENCY requests run at once (one per core here); up to QUEUE_SIZE more wait, about 10 s at 0.5 s
+# each. Beyond that a visitor is told the queue is full rather than left waiting without end.
+CONCURRENCY = int(os.environ.get("IQA_CONCURRENCY", 2))
 QUEUE_SIZE = int(os.environ.get("IQA_QUEUE_SIZE", 20))
-demo.queue(default_concurrency_limit=2, max_size=QUEUE_SIZE)
+demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    limit_malloc_arenas()  # before the server's worker threads start: keeps memory flat under load
+    configure_server(CONCURRENCY)  # before the server's worker threads start
     try:
         get_assessor()  # load the models before the first visitor, not during their first click
     except Exception:  # noqa: BLE001 - serve anyway; every handler then explains what is missing

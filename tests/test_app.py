@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import os
+import re
 import shutil
+import time
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -227,3 +231,69 @@ def test_charts_have_transparent_backgrounds():
     fig = charts.radar([{"attributes": {k: {"score": 60} for k in ATTRIBUTES}}])
     assert fig.layout.paper_bgcolor == charts.TRANSPARENT and fig.layout.plot_bgcolor == charts.TRANSPARENT
     assert fig.layout.width is None  # sized by its container, so it fits a phone
+
+
+# ------------------------------------------------------------------------------------------ hostile files
+# tests/hostile_files.py's corpus through every handler that takes a file: assess, prefill and one batch run.
+HOSTILE_REFUSED = {"truncated_jpeg", "truncated_png", "text_as_jpg", "empty", "tiny_png", "bomb_png"}
+_EXCEPTION_REPR = re.compile(r"\b[A-Z]\w*(Error|Exception|Warning)\b|Traceback|File \"")
+
+
+def _assert_clear_sentence(status: str, name: str) -> str:
+    """The text of a status/note box: one short sentence for a person, no exception or stack trace."""
+    text = html.unescape(re.sub(r"<[^>]+>", "", status or "")).strip()
+    assert text, f"{name}: empty message"
+    assert not _EXCEPTION_REPR.search(text), f"{name}: {text!r}"
+    assert "Something went wrong" not in text, f"{name}: an unexpected exception reached the app: {text!r}"
+    assert len(text) <= 200 and "\n" not in text, f"{name}: {text!r}"
+    assert text[0].isupper() and text.endswith("."), f"{name}: {text!r}"
+    return text
+
+
+def test_hostile_files_through_assess_prefill_and_batch(app, tmp_path):
+    from tests.hostile_files import build_corpus
+
+    corpus = build_corpus(tmp_path / "hostile")
+    assert HOSTILE_REFUSED < set(corpus)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # gr.Warning toasts, outside a request
+        for name, path in corpus.items():
+            t0 = time.perf_counter()
+            out = dict(zip(app.ASSESS_OUTPUTS, app.assess(str(path), "a prompt")))
+            assert time.perf_counter() - t0 < 30, f"{name}: assess took {time.perf_counter() - t0:.0f} s"
+            if name in HOSTILE_REFUSED:
+                _assert_clear_sentence(out["status"], name)
+                assert out["cards"] == "" and out["overlay"] is None and out["json"] is None, name
+            else:
+                assert out["status"] == "", (name, out["status"])
+                assert "Quality" in out["cards"] and "Alignment" in out["cards"], name
+                with Image.open(out["overlay"]) as overlay:
+                    assert min(overlay.size) > 0, name
+                assert json.loads(Path(out["json"]).read_text())["image"] == path.name, name
+                assert out["regions"] and len(out["explanation"]) > 40, name
+
+            *fields, note = app.prefill(str(path))
+            assert len(fields) == 4, name
+            for value in fields:  # a value to fill, or "leave what the user typed"
+                assert value == {"__type__": "update"} or (isinstance(value, str) and len(value) <= 10_000), name
+            if name in HOSTILE_REFUSED:
+                _assert_clear_sentence(note, name)
+                assert all(v == {"__type__": "update"} for v in fields), name
+
+        out = dict(zip(app.BATCH_OUTPUTS, app.run_batch([str(p) for p in corpus.values()])))
+    assert out["status"] == ""
+    files = {p.name for p in corpus.values()}
+    refused = {corpus[n].name for n in HOSTILE_REFUSED}
+    table = [r[0] for r in out["table"]["data"]]  # the table shows assessed images only
+    assert sorted(table) == sorted(files - refused)
+    jsonl = [json.loads(line) for line in Path(out["downloads"][1]).read_text().splitlines()]
+    assert sorted(r["image"] for r in jsonl) == sorted(files)  # every file exactly once
+    for row in jsonl:
+        if row["image"] in refused:
+            _assert_clear_sentence(row["error"], row["image"])
+            assert f"`{row['image']}`" in out["errors"]
+        else:
+            assert not row.get("error") and 0 <= row["quality"] <= 100, row["image"]
+    with open(out["downloads"][0], newline="") as fh:
+        assert sorted(r["image"] for r in csv.DictReader(fh)) == sorted(files)
+    assert f"**{len(files) - len(refused)} assessed**, {len(refused)} could not be used." in out["summary"]

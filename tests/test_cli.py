@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from iqa_core import datasets
+from iqa_core import batch, datasets
 from tests.conftest import ROOT
 
 
@@ -79,3 +79,46 @@ def test_batch_refuses_links_outside(tmp_path, data_root):
     assert _run("batch", str(d), "--out", str(out)).returncode == 0
     row = json.loads(out.read_text())
     assert "outside" in row["error"]
+
+
+# ------------------------------------------------------------------------------------------ hostile files
+HOSTILE_REFUSED = {"truncated_jpeg", "truncated_png", "text_as_jpg", "empty", "tiny_png", "bomb_png"}
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    from tests.hostile_files import build_corpus
+
+    return build_corpus(tmp_path_factory.mktemp("hostile"))
+
+
+def test_batch_over_the_hostile_corpus(hostile, tmp_path):
+    folder = next(iter(hostile.values())).parent
+    out = tmp_path / "x.jsonl"
+    r = _run("batch", str(folder), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr and "Traceback" not in r.stdout
+    listed = [p.relative_to(folder).as_posix() for p in batch.list_images(folder)]
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(row["image"] for row in rows) == sorted(listed)  # one row per listed file
+    refused = {hostile[n].name for n in HOSTILE_REFUSED}
+    for row in rows:
+        if row["image"] in refused:
+            assert set(row) == {"image", "error"} and row["error"][0].isupper() and row["error"].endswith("."), row
+        else:
+            assert not row.get("error") and 0 <= row["quality"] <= 100, row
+    n_ok = len(rows) - len(refused & set(listed))
+    assert f"{n_ok} assessed, {len(rows) - n_ok} unreadable" in r.stderr
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("empty", "The file is empty (0 bytes)."),
+    ("truncated_jpeg", "The image file is damaged or truncated"),
+    ("bomb_png", "The image has 400,000,000 pixels; the limit is 50 megapixels."),
+])
+def test_assess_refuses_a_hostile_file_in_one_line(hostile, name, message):
+    r = _run("assess", str(hostile[name]))
+    assert r.returncode == 2 and r.stdout == ""
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {message}"), r.stderr
