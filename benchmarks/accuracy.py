@@ -3,7 +3,8 @@
     python -m benchmarks.accuracy [--skip-brisque] [--skip-fusion]
 
 Methods: BRISQUE (the PyPI SVR, zero-shot, sign flipped so higher is better), the ridge baseline on pooled
-EfficientNet-Lite0 features trained per dataset, the shipped joint quality head (per-dataset z-scores),
+EfficientNet-Lite0 features trained per dataset, the IOVQA head (integer classes 10-50, expected value) and
+the mean of the two, the shipped joint quality head (per-dataset z-scores),
 and for alignment the cross-modal fusion (fuse.py) stacked on the image-only ridge. Hyper-parameters are
 chosen inside each training fold; nothing is tuned on a test fold. Writes benchmarks/results/accuracy.json.
 """
@@ -22,7 +23,7 @@ from benchmarks.common import ROOT, table, write_json
 from iqa_core import datasets, fuse, train
 from iqa_core.classic import BrisqueScorer
 from iqa_core.encoders.registry import LiteEncoder
-from iqa_core.fit import correlations, cross_val_predict, fit_ridge, folds
+from iqa_core.fit import CVResult, correlations, cross_val_predict, fit_expected, fit_ridge, folds
 from iqa_core.load import load_image
 
 CACHE = ROOT / "cache"
@@ -42,11 +43,26 @@ def row(task: str, data: str, method: str, n: int, train_fig: dict | None, cv_fi
     return {"task": task, "data": data, "method": method, "n": n, "train": train_fig, "cv": cv_fig}
 
 
+def cv_row(task: str, data: str, method: str, cv: CVResult, y: np.ndarray) -> dict:
+    return row(task, data, method, len(y), correlations(cv.train_pred, y), correlations(cv.pred, y))
+
+
 def ridge_rows(task: str, d: train.Featurized, key: str, data: str, inputs: list[str]) -> dict:
     y = d.y(key)
     cv = cross_val_predict(lambda a, b: fit_ridge(a, b, key, inputs), d.x(inputs), y, d.groups)
-    return row(task, data, f"ridge on {'+'.join(inputs)}", len(y), correlations(cv.train_pred, y),
-               correlations(cv.pred, y))
+    return cv_row(task, data, f"ridge on {'+'.join(inputs)}", cv, y)
+
+
+def head_variants(task: str, d: train.Featurized, key: str, data: str, inputs: list[str],
+                  shipped: bool = False) -> list[dict]:
+    """Plain regression against IOVQA (integer classes 10-50, expected value) and their mean (what a
+    MeanHead of the two predicts), on the same folds."""
+    x, y, name = d.x(inputs), d.y(key), "+".join(inputs)
+    ridge = cross_val_predict(lambda a, b: fit_ridge(a, b, key, inputs), x, y, d.groups)
+    iovqa = cross_val_predict(lambda a, b, g: fit_expected(a, b, key, inputs, g), x, y, d.groups, grouped=True)
+    pair = CVResult(pred=(ridge.pred + iovqa.pred) / 2, train_pred=(ridge.train_pred + iovqa.train_pred) / 2)
+    return [cv_row(task, data, f"ridge on {name}", ridge, y), cv_row(task, data, f"IOVQA on {name}", iovqa, y),
+            cv_row(task, data, "mean of ridge and IOVQA" + (" (shipped)" if shipped else ""), pair, y)]
 
 
 def fusion_inputs(d: train.Featurized, encoder: LiteEncoder) -> tuple[np.ndarray, list[fuse.TextTokens]]:
@@ -114,11 +130,11 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row("quality", name, f"BRISQUE (zero-shot; {int((~ok).sum())} NaN dropped)", int(ok.sum()),
                             None, correlations(score[ok], d.y("quality")[ok])))
     for name in ("agiqa3k", "livec"):
-        rows.append(ridge_rows("quality", data[name], "quality", name, ["image"]))
-    _, joint = train.train_quality(data["agiqa3k"], data["livec"])
-    rows += [row("quality", r["data"], "joint ridge (shipped)", r["n"], r["train"], r["cv"])
+        rows += head_variants("quality", data[name], "quality", name, ["image"])
+    _, joint = train.train_quality(data["agiqa3k"], data["livec"], alone=False)  # alone: head_variants above
+    rows += [row("quality", r["data"], "joint mean of ridge and IOVQA (shipped)", r["n"], r["train"], r["cv"])
              for r in joint if "joint" in r["head"]]
-    rows.append(ridge_rows("aesthetics", data["para"], "aesthetics", "para", train.IMAGE_INPUTS))
+    rows += head_variants("aesthetics", data["para"], "aesthetics", "para", train.IMAGE_INPUTS, shipped=True)
     rows.append(ridge_rows("alignment", data["agiqa3k"], "alignment", "agiqa3k", ["image"]))
     _, align = train.train_alignment(data["agiqa3k"])
     rows.append(row("alignment", "agiqa3k", "ridge + concept/text blocks (shipped)", align[0]["n"],
@@ -127,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         fused_row, extra["fusion_relevance"] = fusion_alignment(data["agiqa3k"], encoder)
         rows.append(fused_row)
     for key in ("valence", "arousal"):
-        rows.append(ridge_rows(key, data["emotion6"], key, "emotion6", train.IMAGE_INPUTS))
+        rows += head_variants(key, data["emotion6"], key, "emotion6", train.IMAGE_INPUTS)
     _, emo = train.train_emotion(data["emotion6"])
     rows += [row(r["head"], "emotion6", "softmax on image+concept (shipped)", r["n"], r["train"], r["cv"])
              for r in emo if r["head"] in ("emotions", "sentiment")]

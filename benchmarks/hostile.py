@@ -51,7 +51,8 @@ def _child(paths: list[str], prompt: str, threads: int, out: mp.Queue) -> None:
         warm = Path(tmp) / "warm.png"
         Image.new("RGB", (256, 192), (90, 120, 200)).save(warm)
         assessor.assess(warm, prompt=prompt)
-    out.put({"kind": "ready", "load_s": load_s, "threads": torch.get_num_threads(), "rss_mb": proc.memory_info().rss / 2**20, "peak_mb": _peak_mb()})
+    out.put({"kind": "ready", "load_s": load_s, "threads": torch.get_num_threads(),
+             "rss_mb": proc.memory_info().rss / 2**20, "peak_mb": _peak_mb()})
     for path in paths:
         before = _peak_mb()
         t0 = time.perf_counter()
@@ -110,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
              f["peak_increase_mb"]] for f in files]
     if stuck is not None:
         rows.append([names[stuck], sizes[stuck] / 1024, f"TIMEOUT after {args.timeout:g} s", args.timeout, "", ""])
-    print(f"child ({ready['threads']} torch threads): models loaded in {ready['load_s']:.1f} s; after warm-up RSS {ready['rss_mb']:.0f} MB, "
+    print(f"child ({ready['threads']} torch threads): models loaded in {ready['load_s']:.1f} s; "
+          f"after warm-up RSS {ready['rss_mb']:.0f} MB, "
           f"peak {ready['peak_mb']:.0f} MB")
     print(table(rows, ["file", "size (KB)", "outcome", "seconds", "RSS after (MB)", "peak-RSS increase (MB)"],
                 f"Hostile corpus: {len(corpus)} files, prompt {PROMPT!r}"))

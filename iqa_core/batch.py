@@ -66,12 +66,13 @@ def run(assessor, folder: Path, metadata: dict[str, dict[str, str]] | None = Non
         except ImageLoadError as err:
             return error_row(name, str(err))
 
-    workers = max(1, workers)
     import torch
 
+    workers = max(1, workers)
     # torch's threads split between the workers: two workers of one thread each beat two of two threads
     # each by about 10% on 2 cores.
-    with torch_threads(torch.get_num_threads() // workers), ThreadPoolExecutor(workers, thread_name_prefix="iqa-batch") as pool:
+    threads = torch.get_num_threads() // workers
+    with torch_threads(threads), ThreadPoolExecutor(workers, thread_name_prefix="iqa-batch") as pool:
         pending: deque = deque()
         for path in paths:
             pending.append(pool.submit(one, path))

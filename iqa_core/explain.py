@@ -239,40 +239,65 @@ def gather(quality, aesthetics, alignment, attributes: dict[str, Attribute], reg
 
 
 # ------------------------------------------------------------------------------------------------ wording
+@dataclass(frozen=True)
+class Finding:
+    """A measured reason why an attribute is weak: the attributes it explains, when it holds, how to say it
+    (the numbers come from the stats) and the fix it calls for (None: the attribute's general fix)."""
+    attributes: tuple[str, ...]
+    holds: Callable[[dict[str, float]], bool]
+    phrase: Callable[[dict[str, float]], str]
+    fix: str | None = None
+
+
+_TECH = ("focus_detail", "technical")
+_LIFT = "lift the shadows or add light"
+# Checked in order; the first that holds is the one cited, so the evidence and the fix always agree.
+FINDINGS = (
+    Finding(("lighting",), lambda s: s.get("clipped_highlights", 0) > 0.02,
+            lambda s: f"{s['clipped_highlights']:.0%} of the pixels are blown out",
+            "bring the exposure down or recover the highlights"),
+    Finding(("lighting",), lambda s: s.get("crushed_shadows", 0) > 0.05,
+            lambda s: f"{s['crushed_shadows']:.0%} of the pixels are crushed to black", _LIFT),
+    Finding(("lighting",), lambda s: s.get("mean_luminance", 0.5) < 0.3, lambda s: "the image is very dark overall",
+            _LIFT),
+    Finding(("lighting",), lambda s: s.get("contrast", 1) < 0.15, lambda s: "contrast is low"),
+    Finding(_TECH, lambda s: s.get("noise_sigma", 0) > 4, lambda s: "noise is visible",
+            "reduce noise with more light, a lower ISO or a denoiser"),
+    Finding(_TECH, lambda s: s.get("blockiness", 1) > 1.3, lambda s: "JPEG block artefacts are visible",
+            "export with a higher JPEG quality to remove the block artefacts"),
+    Finding(("focus_detail",), lambda s: s.get("focus_ratio", 10) < 1.5,
+            lambda s: "the subject is no sharper than the background"),
+    Finding(_TECH, lambda s: s.get("sharpness", 10) < 1, lambda s: "there is little fine detail"),
+    Finding(("colour",), lambda s: s.get("colourfulness", 1) < 0.1, lambda s: "the colours are flat",
+            "give the colours more life with a stronger palette, more saturation or a colour accent"),
+    Finding(("colour",), lambda s: s.get("clipped_channels", 0) > 0.05,
+            lambda s: f"{s['clipped_channels']:.0%} of the pixels have a clipped colour channel"),
+    Finding(("composition",), lambda s: s.get("thirds_distance", 0) > 0.2,
+            lambda s: "the subject sits far from the thirds lines"),
+    Finding(("subject",), lambda s: s.get("subject_spread", 0) > 0.9, lambda s: "no single subject stands out"),
+    Finding(("originality",), lambda s: True, lambda s: "its features are close to those of many common images"),
+    Finding(("emotional_impact",), lambda s: s.get("arousal", 5) < 4.5, lambda s: "it feels calm rather than striking"),
+)
+GENERAL_FIX = {
+    "lighting": "add contrast or more directional light to give the scene shape",
+    "focus_detail": "sharpen the subject: refocus, steady the camera, or upscale with detail",
+    "technical": "sharpen the subject: refocus, steady the camera, or upscale with detail",
+    "colour": "harmonise the colours with fewer competing hues or a warmer or cooler grade",
+    "composition": "reframe so the subject sits near a rule-of-thirds point and the frame feels balanced",
+    "subject": "make the main subject clearer by moving closer and simplifying the background",
+    "originality": "try an unusual viewpoint, light or concept to stand out",
+    "emotional_impact": "strengthen the mood with more dramatic light, colour or expression",
+}
+
+
+def finding(name: str, s: dict[str, float]) -> Finding | None:
+    return next((f for f in FINDINGS if name in f.attributes and f.holds(s)), None)
+
+
 def evidence_phrase(name: str, s: dict[str, float]) -> str | None:
     """What the measured evidence says about a weak attribute, in words (numbers only from the stats)."""
-    if name == "lighting":
-        if s.get("clipped_highlights", 0) > 0.02:
-            return f"{s['clipped_highlights']:.0%} of the pixels are blown out"
-        if s.get("crushed_shadows", 0) > 0.05:
-            return f"{s['crushed_shadows']:.0%} of the pixels are crushed to black"
-        if s.get("mean_luminance", 0.5) < 0.3:
-            return "the image is very dark overall"
-        if s.get("contrast", 1) < 0.15:
-            return "contrast is low"
-    if name in ("focus_detail", "technical"):
-        if s.get("noise_sigma", 0) > 4:
-            return "noise is visible"
-        if s.get("blockiness", 1) > 1.3:
-            return "JPEG block artefacts are visible"
-        if name == "focus_detail" and s.get("focus_ratio", 10) < 1.5:
-            return "the subject is no sharper than the background"
-        if s.get("sharpness", 10) < 1:
-            return "there is little fine detail"
-    if name == "colour":
-        if s.get("colourfulness", 1) < 0.1:
-            return "the colours are flat"
-        if s.get("clipped_channels", 0) > 0.05:
-            return f"{s['clipped_channels']:.0%} of the pixels have a clipped colour channel"
-    if name == "composition" and s.get("thirds_distance", 0) > 0.2:
-        return "the subject sits far from the thirds lines"
-    if name == "subject" and s.get("subject_spread", 0) > 0.9:
-        return "no single subject stands out"
-    if name == "originality":
-        return "its features are close to those of many common images"
-    if name == "emotional_impact" and s.get("arousal", 5) < 4.5:
-        return "it feels calm rather than striking"
-    return None
+    found = finding(name, s)
+    return found.phrase(s) if found else None
 
 
 def suggestion(f: Facts) -> str:
@@ -282,30 +307,8 @@ def suggestion(f: Facts) -> str:
 
 
 def _fix(f: Facts) -> str:
-    name, s = f.weakest[0], f.stats
-    if name == "lighting":
-        if s.get("clipped_highlights", 0) > 0.02:
-            return "bring the exposure down or recover the highlights"
-        if s.get("crushed_shadows", 0) > 0.05 or s.get("mean_luminance", 0.5) < 0.3:
-            return "lift the shadows or add light"
-        return "add contrast or more directional light to give the scene shape"
-    if name in ("focus_detail", "technical"):
-        if s.get("noise_sigma", 0) > 4:
-            return "reduce noise with more light, a lower ISO or a denoiser"
-        if s.get("blockiness", 1) > 1.3:
-            return "export with a higher JPEG quality to remove the block artefacts"
-        return "sharpen the subject: refocus, steady the camera, or upscale with detail"
-    if name == "colour":
-        if s.get("colourfulness", 1) < 0.1:
-            return "give the colours more life with a stronger palette, more saturation or a colour accent"
-        return "harmonise the colours with fewer competing hues or a warmer or cooler grade"
-    if name == "composition":
-        return "reframe so the subject sits near a rule-of-thirds point and the frame feels balanced"
-    if name == "subject":
-        return "make the main subject clearer by moving closer and simplifying the background"
-    if name == "originality":
-        return "try an unusual viewpoint, light or concept to stand out"
-    return "strengthen the mood with more dramatic light, colour or expression"
+    found = finding(f.weakest[0], f.stats)
+    return found.fix if found and found.fix else GENERAL_FIX.get(f.weakest[0], GENERAL_FIX["emotional_impact"])
 
 
 def fixes(f: Facts) -> list[str]:

@@ -17,6 +17,9 @@ from .heads import LinearHead
 
 RIDGE_ALPHAS = np.logspace(0, 5, 16)
 SEED = 0
+IOVQA_CLASSES = np.arange(10, 51, dtype=np.float32)  # IOVQA's integer score classes
+IOVQA_DECAYS = (0.03, 0.1, 0.3, 1.0)  # weight decay candidates, chosen by inner grouped folds
+IOVQA_SIGMA = 2.0  # width (in classes) of the Gaussian soft label around a target
 
 
 def srcc(a, b) -> float:
@@ -67,21 +70,79 @@ def fit_distribution(x: np.ndarray, p: np.ndarray, name: str, inputs: list[str],
                       bias=bias, classes=list(classes), info={"C": c})
 
 
+def fit_expected(x: np.ndarray, y: np.ndarray, name: str, inputs: list[str], groups: np.ndarray,
+                 decay: float | None = None, out_a: float = 1.0, out_c: float = 0.0, **out) -> LinearHead:
+    """IOVQA: targets mapped linearly onto the integer classes 10-50, each as a Gaussian soft label; a
+    softmax over the classes fitted with cross-entropy and weight decay; the score read back as the
+    expected class value, mapped back to y's scale and then by out_a, out_c. The decay is chosen by
+    3 inner grouped folds unless given."""
+    if decay is None:
+        inner = folds(groups, 3)
+        decay = max(IOVQA_DECAYS, key=lambda d: srcc(_inner_pred(x, y, inner, d), y))
+    z, mean, scale = _standardise(x)
+    lo, hi = float(y.min()), float(y.max())
+    first, last = float(IOVQA_CLASSES[0]), float(IOVQA_CLASSES[-1])
+    step = (hi - lo) / (last - first)  # one class in y's units
+    weight, bias = _soft_label_softmax(z, _soft_labels(y, lo, hi), decay)
+    return LinearHead(name=name, kind="expected", inputs=inputs, mean=mean, scale=scale, weight=weight, bias=bias,
+                      class_values=IOVQA_CLASSES.copy(), out_a=out_a * step,
+                      out_c=out_a * (lo - first * step) + out_c, info={"decay": decay}, **out)
+
+
+def _inner_pred(x: np.ndarray, y: np.ndarray, inner: list, decay: float) -> np.ndarray:
+    pred = np.zeros(len(y))
+    for tr, te in inner:
+        pred[te] = fit_expected(x[tr], y[tr], "", [], groups=None, decay=decay).predict(x[te])
+    return pred
+
+
+def _soft_labels(y: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    t = IOVQA_CLASSES[0] + (IOVQA_CLASSES[-1] - IOVQA_CLASSES[0]) * (y - lo) / max(hi - lo, 1e-9)
+    p = np.exp(-0.5 * ((t[:, None] - IOVQA_CLASSES[None]) / IOVQA_SIGMA) ** 2)
+    return (p / p.sum(1, keepdims=True)).astype(np.float32)
+
+
+def _soft_label_softmax(z: np.ndarray, soft: np.ndarray, decay: float) -> tuple[np.ndarray, np.ndarray]:
+    """Linear softmax on soft labels, cross-entropy + decay * |W|^2, full-batch L-BFGS from zeros
+    (deterministic). With a squared-norm penalty the optimal W lies in the span of the rows of z, so it is
+    solved in the n-dimensional basis of z's SVD and mapped back: the same solution, n instead of d
+    unknowns per class."""
+    import torch
+
+    u, sv, vt = np.linalg.svd(z, full_matrices=False)
+    basis = torch.from_numpy((u * sv).astype(np.float32))
+    target = torch.from_numpy(soft)
+    w = torch.zeros(basis.shape[1], soft.shape[1], requires_grad=True)
+    b = torch.zeros(soft.shape[1], requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=300, history_size=20, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = -(target * torch.log_softmax(basis @ w + b, 1)).sum(1).mean() + decay * (w ** 2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return (vt.T.astype(np.float32) @ w.detach().numpy()), b.detach().numpy().astype(np.float32)
+
+
 @dataclass
 class CVResult:
     pred: np.ndarray  # out-of-fold predictions, in the order of the input
     train_pred: np.ndarray  # in-sample predictions of the model fitted on everything
 
 
-def cross_val_predict(fit: Callable[[np.ndarray, np.ndarray], LinearHead], x: np.ndarray, y: np.ndarray,
-                      groups: np.ndarray, k: int = 5) -> CVResult:
+def cross_val_predict(fit: Callable[..., LinearHead], x: np.ndarray, y: np.ndarray,
+                      groups: np.ndarray, k: int = 5, grouped: bool = False) -> CVResult:
+    """Out-of-fold predictions. grouped: fit also takes the training part's groups (for inner folds)."""
     pred = None
     for tr, te in folds(groups, k):
-        p = fit(x[tr], y[tr]).predict(x[te])
+        p = (fit(x[tr], y[tr], groups[tr]) if grouped else fit(x[tr], y[tr])).predict(x[te])
         if pred is None:
             pred = np.zeros((len(y),) + p.shape[1:], np.float32)
         pred[te] = p
-    return CVResult(pred=pred, train_pred=fit(x, y).predict(x))
+    full = fit(x, y, groups) if grouped else fit(x, y)
+    return CVResult(pred=pred, train_pred=full.predict(x))
 
 
 def correlations(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:

@@ -5,6 +5,8 @@ exactly the scores measured at training time. Read-outs:
 - "regression": y = a * (x W + b) + c
 - "distribution": softmax(x W + b) over named classes
 - "expected": IOVQA: softmax over integer score classes, read back as the expected class value, then a, c
+A MeanHead averages heads over the same inputs (ridge and IOVQA, where the pair beats either alone); its
+members are stored as "<name>#0", "<name>#1".
 """
 from __future__ import annotations
 
@@ -58,13 +60,46 @@ class LinearHead:
                 "out_c": self.out_c, "clip": self.clip, "info": self.info}
 
 
-def save_heads(heads: dict[str, LinearHead], path: Path = HEADS_FILE) -> None:
-    tensors = {f"{n}.{a}": np.ascontiguousarray(getattr(h, a), np.float32) for n, h in heads.items() for a in ARRAYS}
+@dataclass
+class MeanHead:
+    name: str
+    members: list[LinearHead]
+
+    @property
+    def inputs(self) -> list[str]:
+        return self.members[0].inputs
+
+    @property
+    def mean(self) -> np.ndarray:  # standardisation and training info are the same for every member
+        return self.members[0].mean
+
+    @property
+    def scale(self) -> np.ndarray:
+        return self.members[0].scale
+
+    @property
+    def info(self) -> dict:
+        return self.members[0].info
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.mean([m.predict(x) for m in self.members], axis=0)
+
+
+def _flat(heads: dict[str, LinearHead | MeanHead]) -> dict[str, LinearHead]:
+    out = {}
+    for n, h in heads.items():
+        out.update({f"{n}#{i}": m for i, m in enumerate(h.members)} if isinstance(h, MeanHead) else {n: h})
+    return out
+
+
+def save_heads(heads: dict[str, LinearHead | MeanHead], path: Path = HEADS_FILE) -> None:
+    flat = _flat(heads)
+    tensors = {f"{n}.{a}": np.ascontiguousarray(getattr(h, a), np.float32) for n, h in flat.items() for a in ARRAYS}
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path), metadata={"heads": json.dumps({n: h.meta() for n, h in heads.items()})})
+    save_file(tensors, str(path), metadata={"heads": json.dumps({n: h.meta() for n, h in flat.items()})})
 
 
-def load_heads(path: Path = HEADS_FILE) -> dict[str, LinearHead]:
+def load_heads(path: Path = HEADS_FILE) -> dict[str, LinearHead | MeanHead]:
     if not Path(path).exists():
         raise FileNotFoundError(f"No trained heads at {path}; run `python -m iqa_core.train`.")
     from safetensors import safe_open
@@ -76,5 +111,9 @@ def load_heads(path: Path = HEADS_FILE) -> dict[str, LinearHead]:
     for name, m in metas.items():
         clip = m.pop("clip", None)
         clip = tuple(clip) if clip else None
-        heads[name] = LinearHead(name=name, clip=clip, **m, **{a: arrays[f"{name}.{a}"] for a in ARRAYS})
+        head = LinearHead(name=name.split("#")[0], clip=clip, **m, **{a: arrays[f"{name}.{a}"] for a in ARRAYS})
+        if "#" in name:
+            heads.setdefault(head.name, MeanHead(head.name, [])).members.append(head)
+        else:
+            heads[name] = head
     return heads
