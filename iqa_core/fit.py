@@ -17,6 +17,7 @@ from .heads import LinearHead
 
 RIDGE_ALPHAS = np.logspace(0, 5, 16)
 SEED = 0
+DISTRIBUTION_CS = (0.001, 0.002, 0.005, 0.01)  # softmax heads: inverse regularisation candidates
 IOVQA_CLASSES = np.arange(10, 51, dtype=np.float32)  # IOVQA's integer score classes
 IOVQA_DECAYS = (0.03, 0.1, 0.3, 1.0)  # weight decay candidates, chosen by inner grouped folds
 IOVQA_SIGMA = 2.0  # width (in classes) of the Gaussian soft label around a target
@@ -50,8 +51,12 @@ def fit_ridge(x: np.ndarray, y: np.ndarray, name: str, inputs: list[str], **out)
 
 
 def fit_distribution(x: np.ndarray, p: np.ndarray, name: str, inputs: list[str], classes: list[str],
-                     c: float = 0.01) -> LinearHead:
-    """Softmax regression on soft labels: each image appears once per class, weighted by that class's share."""
+                     groups: np.ndarray | None = None, c: float | None = None) -> LinearHead:
+    """Softmax regression on soft labels: each image appears once per class, weighted by that class's share.
+    The inverse regularisation c is chosen by 3 inner grouped folds (lowest KL) unless given."""
+    if c is None:
+        inner = folds(groups, 3)
+        c = min(DISTRIBUTION_CS, key=lambda cc: kl_divergence(_inner_dist(x, p, inner, cc, classes), p))
     z, mean, scale = _standardise(x)
     n, k = p.shape
     rows = np.repeat(np.arange(n), k)
@@ -68,6 +73,17 @@ def fit_distribution(x: np.ndarray, p: np.ndarray, name: str, inputs: list[str],
     bias[model.classes_] = intercept
     return LinearHead(name=name, kind="distribution", inputs=inputs, mean=mean, scale=scale, weight=weight,
                       bias=bias, classes=list(classes), info={"C": c})
+
+
+def _inner_dist(x: np.ndarray, p: np.ndarray, inner: list, c: float, classes: list[str]) -> np.ndarray:
+    pred = np.zeros_like(p)
+    for tr, te in inner:
+        pred[te] = fit_distribution(x[tr], p[tr], "", [], classes, c=c).predict(x[te])
+    return pred
+
+
+def kl_divergence(pred: np.ndarray, p: np.ndarray) -> float:
+    return float(np.sum(p * (np.log(p + 1e-8) - np.log(pred + 1e-8)), axis=1).mean())
 
 
 def fit_expected(x: np.ndarray, y: np.ndarray, name: str, inputs: list[str], groups: np.ndarray,

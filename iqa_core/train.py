@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from . import datasets, features
 from .encoders.registry import CONCEPTS_FILE, LiteEncoder
-from .fit import correlations, cross_val_predict, fit_distribution, fit_expected, fit_ridge
+from .fit import correlations, cross_val_predict, fit_distribution, fit_expected, fit_ridge, kl_divergence
 from .heads import HEADS_FILE, LinearHead, MeanHead, save_heads
 from .load import load_image
 from .scores import EMOTIONS
@@ -106,8 +106,7 @@ def _slice(cv, sl):
 
 
 def _kl_top1(pred: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    kl = np.sum(p * (np.log(p + 1e-8) - np.log(pred + 1e-8)), axis=1).mean()
-    return {"top1": round(float((pred.argmax(1) == p.argmax(1)).mean()), 4), "kl": round(float(kl), 4)}
+    return {"top1": round(float((pred.argmax(1) == p.argmax(1)).mean()), 4), "kl": round(kl_divergence(pred, p), 4)}
 
 
 def train_emotion(em: Featurized) -> tuple[dict[str, LinearHead], list[dict]]:
@@ -117,15 +116,16 @@ def train_emotion(em: Featurized) -> tuple[dict[str, LinearHead], list[dict]]:
         reports.append(_report(key, "emotion6", cross_val_predict(fit, x, em.y(key), groups), em.y(key)))
         heads[key] = fit(x, em.y(key))
     dist = np.stack([s.emotions for s in em.samples])
-    fit = lambda a, b: fit_distribution(a, b, "emotions", IMAGE_INPUTS, list(EMOTIONS))  # noqa: E731
-    reports.append(_report("emotions", "emotion6", cross_val_predict(fit, x, dist, groups), dist, _kl_top1))
-    heads["emotions"] = fit(x, dist)
+    fit = lambda a, b, g: fit_distribution(a, b, "emotions", IMAGE_INPUTS, list(EMOTIONS), g)  # noqa: E731
+    cv = cross_val_predict(fit, x, dist, groups, grouped=True)
+    reports.append(_report("emotions", "emotion6", cv, dist, _kl_top1))
+    heads["emotions"] = fit(x, dist, groups)
     pos = (em.y("valence") > 5).astype(np.float32)
     onehot = np.stack([1 - pos, pos], 1)
-    fit = lambda a, b: fit_distribution(a, b, "sentiment", IMAGE_INPUTS, ["negative", "positive"])  # noqa: E731
-    cv = cross_val_predict(fit, x, onehot, groups)
+    fit = lambda a, b, g: fit_distribution(a, b, "sentiment", IMAGE_INPUTS, ["negative", "positive"], g)  # noqa: E731
+    cv = cross_val_predict(fit, x, onehot, groups, grouped=True)
     reports.append(_report("sentiment", "emotion6", cv, onehot, _kl_top1))
-    heads["sentiment"] = fit(x, onehot)
+    heads["sentiment"] = fit(x, onehot, groups)
     return heads, reports
 
 
