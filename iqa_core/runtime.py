@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 from contextlib import contextmanager
 
 M_ARENA_MAX = -8  # mallopt parameter number, from glibc's malloc.h
@@ -27,8 +28,6 @@ def configure_server(concurrency: int) -> None:
     arenas capped. With more torch threads than free cores, OpenMP's waiting threads spin against each
     other: an encode that takes 0.12 s on one thread took over 3 s on two while another job held the
     other core."""
-    import os
-
     import torch
 
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, concurrency)))
