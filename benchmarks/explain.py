@@ -13,6 +13,7 @@ import argparse
 import time
 
 import numpy as np
+import torch
 
 from benchmarks.common import table, write_json
 from iqa_core import datasets, writers
@@ -40,11 +41,12 @@ def main(argv: list[str] | None = None) -> int:
                         "fallback": a.models.get("explanation_fallback"), "text": a.explanation})
     secs = np.array([r["seconds"] for r in records])
     passed = sum(r["final_writer"] == llm.name for r in records)
-    summary = {"n": len(records), "threads": llm.threads, "load_s": round(load_s, 2), "load": llm.load_info,
+    threads = llm.threads or torch.get_num_threads()
+    summary = {"n": len(records), "threads": threads, "dtype": llm.dtype, "load_s": round(load_s, 2), "load": llm.load_info,
                "p50_s": float(np.percentile(secs, 50)), "p95_s": float(np.percentile(secs, 95)),
                "max_s": float(secs.max()), "tokens_per_s_p50": float(np.median([r["tokens_per_s"] for r in records])),
                "new_tokens_p50": float(np.median([r["new_tokens"] for r in records])), "passed_check": passed}
-    print(table([[f"smollm2 ({llm.threads} thread{'s' if llm.threads > 1 else ''})", summary["load_s"],
+    print(table([[f"smollm2 ({llm.dtype}, {threads} thread{'s' if threads > 1 else ''})", summary["load_s"],
                   summary["p50_s"], summary["p95_s"], summary["max_s"], summary["tokens_per_s_p50"],
                   f"{passed}/{len(records)}"]],
                 ["writer", "load (s)", "p50 (s)", "p95 (s)", "max (s)", "tokens/s", "passed check"],
