@@ -1,15 +1,17 @@
 """Region map benchmark: does the worst-scored region point at the one part of the image we degraded?
 
-Each trial takes a dev image at its native size (agiqa3k, livec and para in turn), degrades ONE area of it
+Each trial takes a dev image at its native size (agiqa3k, livec and para in turn, from the half of the dev
+images that the region detector never trained on: iqa_core.degrade.split), degrades ONE area of it
 (blur, noise, JPEG blocks, over-exposure, in turn; the area is a random rectangle or a random group of
 superpixels, in turn, covering 10-25% of the image), runs the real Assessor (preprocess -> forward), then
 splits and scores the image with every region method on the same feature maps:
   grid        3x3 cells
   superpixel  SLIC on a small copy, merged to regions
   features    k-means on the backbone's 28x28 stage features + coordinates
-each scored two ways: "head" (the quality head on features pooled inside the region's mask) and
-"head+evidence" (the shipped formula in iqa_core/regions.py). The shipped configuration is also read back
-from the Assessment that postprocess returns.
+each scored three ways: "head" (the quality head on features pooled inside the region's mask),
+"head+evidence" (a hand-weighted formula over measured local statistics) and "head+detector" (the shipped
+default: the head times the learned detector's P(clean); see iqa_core/regions.py). The shipped
+configuration is also read back from the Assessment that postprocess returns.
 
 Hit (pointing game): the worst region's point - its centroid, or the mask pixel nearest to it when the
 centroid falls outside a non-convex region - lies inside the degraded area.
@@ -27,94 +29,23 @@ are counted in the JSON.
 from __future__ import annotations
 
 import argparse
-import io
 import time
 from collections import defaultdict
 
 import numpy as np
-from PIL import Image, ImageFilter
-from skimage.segmentation import slic
+from PIL import Image
 
 try:
     from benchmarks.common import table, write_json
 except ImportError:  # run as a script
     from common import table, write_json
 
-from iqa_core import datasets, regions
+from iqa_core import regions
+from iqa_core.degrade import AREAS, DEGRADATIONS, SETS, images, make_trial
 from iqa_core.load import load_image
 
-DEGRADATIONS = ("blur", "noise", "jpeg", "overexposure")
-AREAS = ("rectangle", "superpixel")
-SETS = ("agiqa3k", "livec", "para")
-MIN_CHANGE = 3.0  # grey levels: below this mean absolute change the degradation is invisible
 HIT_DEFINITION = ("hit = the worst region's centroid (or its mask pixel nearest the centroid) lies inside the "
                   "degraded area; chance = the share of the image's regions whose point lies inside it")
-
-
-# --------------------------------------------------------------------------------------- degraded areas
-def rectangle_area(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
-    share = rng.uniform(0.10, 0.25)
-    aspect = np.exp(rng.uniform(np.log(0.5), np.log(2.0)))
-    rh = int(round(min(h, np.sqrt(share * h * w / aspect))))
-    rw = int(round(min(w, share * h * w / max(rh, 1))))
-    y0, x0 = rng.integers(0, h - rh + 1), rng.integers(0, w - rw + 1)
-    mask = np.zeros((h, w), bool)
-    mask[y0:y0 + rh, x0:x0 + rw] = True
-    return mask
-
-
-def superpixel_area(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Adjacent SLIC superpixels (native size, ~40 segments: not the region map's own segmentation)
-    grown from a random seed until they cover 10-25% of the image."""
-    seg = slic(rgb, n_segments=40, compactness=20, start_label=0)
-    n = seg.max() + 1
-    sizes = np.bincount(seg.ravel(), minlength=n) / seg.size
-    adj = np.zeros((n, n), bool)
-    for a, b in ((seg[:, :-1], seg[:, 1:]), (seg[:-1, :], seg[1:, :])):
-        adj[a.ravel(), b.ravel()] = True
-    adj |= adj.T
-    target = rng.uniform(0.10, 0.25)
-    chosen = {int(rng.integers(n))}
-    while sizes[list(chosen)].sum() < target:
-        frontier = [j for j in np.flatnonzero(adj[list(chosen)].any(0)) if j not in chosen]
-        if not frontier:
-            break
-        nxt = int(rng.choice(frontier))
-        if sizes[list(chosen)].sum() + sizes[nxt] > 0.25 and sizes[list(chosen)].sum() >= 0.10:
-            break
-        chosen.add(nxt)
-    return np.isin(seg, list(chosen))
-
-
-# ---------------------------------------------------------------------------------------- degradations
-def degrade(img: Image.Image, kind: str, rng: np.random.Generator) -> np.ndarray:
-    """The whole image degraded one way (the caller pastes the degraded area only)."""
-    arr = np.asarray(img, np.float32)
-    if kind == "blur":
-        return np.asarray(img.filter(ImageFilter.GaussianBlur(max(2.5, 0.009 * max(img.size)))), np.float32)
-    if kind == "noise":
-        return arr + rng.normal(0.0, 30.0, arr.shape)
-    if kind == "jpeg":
-        buf = io.BytesIO()
-        img.save(buf, "JPEG", quality=6)
-        return np.asarray(Image.open(buf).convert("RGB"), np.float32)
-    if kind == "overexposure":
-        return arr * 1.9 + 60.0
-    raise ValueError(kind)
-
-
-def make_trial(img: Image.Image, kind: str, area: str, rng: np.random.Generator):
-    rgb = np.asarray(img, np.float32)
-    bad = degrade(img, kind, rng)
-    for redraw in range(20):
-        mask = (rectangle_area(*rgb.shape[:2], rng) if area == "rectangle"
-                else superpixel_area(rgb.astype(np.uint8), rng))
-        out = np.where(mask[..., None], bad, rgb)
-        out = np.clip(out, 0, 255).astype(np.uint8)
-        change = float(np.abs(out.astype(np.float32) - rgb)[mask].mean())
-        if change >= MIN_CHANGE:
-            break
-    return Image.fromarray(out), mask, redraw, change
 
 
 # ------------------------------------------------------------------------------------------- scoring
@@ -133,13 +64,6 @@ def judge(masks: list[np.ndarray], scores: np.ndarray, degraded: np.ndarray) -> 
             "overlap_chance": float(np.mean(overlap)), "iou": float(ious[worst]), "n_regions": len(masks)}
 
 
-def images(n: int, seed: int) -> list[datasets.Sample]:
-    rng = np.random.default_rng(seed)
-    pools = {s: datasets.load(s) for s in SETS}
-    picks = {s: rng.permutation(len(p)) for s, p in pools.items()}
-    return [pools[SETS[i % 3]][picks[SETS[i % 3]][i // 3]] for i in range(n)]
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=200)
@@ -156,8 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     for i, sample in enumerate(images(args.trials, args.seed)):
         kind, area = DEGRADATIONS[i % 4], AREAS[(i // 4) % 2]
         img = load_image(sample.path).image
-        bad, degraded, redraw, change = make_trial(img, kind, area, rng)
-        redraws += redraw
+        trial = make_trial(img, kind, area, rng)
+        bad, degraded = trial.image, trial.area
+        redraws += trial.redraws
         prep = assessor.preprocess(bad, name=sample.path.name)
         out = assessor.forward([prep])[0]
         for method in regions.METHODS:
@@ -166,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
                 segs, scores = regions.compute(out["fm"], quality.predict, bad, method, scoring)
                 times[(method, scoring)].append((time.perf_counter() - t0) * 1000)
                 rows[(method, scoring)].append(dict(judge([s.mask for s in segs], scores, degraded),
-                                                    kind=kind, area=area, set=sample.path.parent.parent.name))
+                                                    kind=kind, area=area, set=SETS[i % 3]))
         # the shipped path, as the app gets it: Assessment.regions
         assessment = assessor.postprocess(prep, out)
         worst = min(assessment.regions, key=lambda r: r.quality)

@@ -26,28 +26,45 @@ Scorings (SCORINGS):
       veil  = (median luminance - median) - (mean saturation - median)   (washed out: brighter, greyer)
       severity S = max(1.6 blur, noise, 2 block, over, 1.3 veil)
       quality    = head score * exp(-2 max(S - 0.3, 0))
-  The statistics and weights were chosen on dev trials (seed 1 of benchmarks/regions.py); the benchmark
-  reports seed 0, which they never saw.
+  The statistics and weights were chosen by hand on dev trials.
+- "head+detector" (the default): a multinomial logistic regression over the region's statistics (STATS)
+  and its early backbone features relative to the image's median region (detector_inputs) gives P(clean),
+  P(blur), P(noise), P(JPEG blocks), P(over-exposed); quality = head score * P(clean).
+  One hand formula cannot weigh natural variation (a soft background, bright sky, foliage) against damage;
+  the detector learns that from local degradations of one half of the dev images (iqa_core.train_regions,
+  random strengths); benchmarks/regions.py measures on the other half.
 """
 from __future__ import annotations
 
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+from safetensors.numpy import load_file, save_file
 from scipy import ndimage
 from skimage.measure import approximate_polygon, find_contours
 from skimage.segmentation import slic
 
 from . import measure
 from .assessment import Region
+from .degrade import DEGRADATIONS
 from .encoders.lite import FeatureMaps, _resize_mask
 
 METHODS = ("grid", "superpixel", "features")
-SCORINGS = ("head", "head+evidence")
+SCORINGS = ("head", "head+evidence", "head+detector")
 DEFAULT_METHOD = "features"
-DEFAULT_SCORING = "head+evidence"
+DEFAULT_SCORING = "head+detector"
+DETECTOR_FILE = Path(__file__).parent / "weights" / "regions.safetensors"
+# What the detector reads per region: the relative statistics of Evidence.severity, the region's head score
+# against the image's median region (log ratio) and its share of the image; then the backbone's first
+# EARLY_MAPS stage maps of each input size pooled inside the region, minus the image's median region.
+STATS = ("blur", "noise", "block", "over", "veil", "sharp", "floor", "ratio", "on_grid", "off_grid", "clip",
+         "p5", "p50", "sat", "head", "share")
+EARLY_MAPS = 4
+ISSUES = DEGRADATIONS  # the detector's classes besides "clean"
 N_REGIONS = 9
 GRID = 28  # the feature grid that "features" clusters (the 448-input stage-2/3 resolution)
 SMALL_SIDE = 64  # long side of the copy that SLIC runs on
@@ -149,9 +166,12 @@ class Evidence:
         on, off = on_s / np.maximum(on_c, 1), (all_s - on_s) / np.maximum(all_c - on_c, 1)
         rel = lambda a: np.log(a / np.median(a))  # noqa: E731
         dev = lambda a: a - np.median(a)  # noqa: E731
-        return {"blur": -rel(sharp), "noise": np.minimum(rel(floor + 0.5), 2.0 * rel(ratio)),
-                "block": rel(on + 0.5) - rel(off + 0.5), "over": dev(mean(self.clip)) + dev(p5),
-                "veil": dev(p50) - dev(mean(self.sat))}
+        c = {"sharp": rel(sharp), "floor": rel(floor + 0.5), "ratio": rel(ratio), "on_grid": rel(on + 0.5),
+             "off_grid": rel(off + 0.5), "clip": dev(mean(self.clip)), "p5": dev(p5), "p50": dev(p50),
+             "sat": dev(mean(self.sat))}
+        return {"blur": -c["sharp"], "noise": np.minimum(c["floor"], 2.0 * c["ratio"]),
+                "block": c["on_grid"] - c["off_grid"], "over": c["clip"] + c["p5"], "veil": c["p50"] - c["sat"],
+                **c}
 
 
 def evidence_factor(severity: dict[str, np.ndarray]) -> np.ndarray:
@@ -160,6 +180,62 @@ def evidence_factor(severity: dict[str, np.ndarray]) -> np.ndarray:
     their order (a subtracted, clipped penalty would tie them at 0)."""
     s = np.max([WEIGHTS[k] * severity[k] for k in WEIGHTS], axis=0)
     return np.exp(-RATE * np.maximum(s - DEAD_ZONE, 0.0))
+
+
+def region_stats(severity: dict[str, np.ndarray], head: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """(n_regions, len(STATS)) detector inputs."""
+    head = np.maximum(np.asarray(head, np.float64), 1.0)
+    cols = {**severity, "head": np.log(head / np.median(head)), "share": np.asarray(shares, np.float64)}
+    return np.stack([cols[k] for k in STATS], 1)
+
+
+def expand(stats: np.ndarray) -> np.ndarray:
+    """Positive and negative parts of each statistic: a region may be damaged by being sharper or softer,
+    brighter or darker than the rest, and the two directions mean different things."""
+    return np.concatenate([np.maximum(stats, 0.0), np.minimum(stats, 0.0)], 1)
+
+
+def detector_inputs(severity: dict[str, np.ndarray], head: np.ndarray, segs: list[Segment],
+                    fm: FeatureMaps) -> np.ndarray:
+    """(n_regions, d): expand(region_stats(...)) and the early backbone features pooled inside each region's
+    mask, relative to the image's median region (damage shows as a region unlike the rest of its image)."""
+    masks = [s.mask.astype(np.float32) for s in segs]
+    stats = region_stats(severity, head, np.array([m.mean() for m in masks]))
+    pooled = pool_many({size: maps[:EARLY_MAPS] for size, maps in fm.maps.items()}, masks)
+    return np.concatenate([expand(stats), pooled - np.median(pooled, 0)], 1)
+
+
+@dataclass
+class Detector:
+    """Softmax over ("clean", *ISSUES) from detector_inputs(...), standardisation folded in."""
+    weight: np.ndarray  # (n_classes, d)
+    bias: np.ndarray  # (n_classes,)
+
+    def proba(self, inputs: np.ndarray) -> np.ndarray:
+        if inputs.shape[1] != self.weight.shape[1]:
+            raise ValueError(f"the region detector takes {self.weight.shape[1]} inputs, got {inputs.shape[1]}: "
+                             "it was trained for another encoder; retrain with python -m iqa_core.train_regions")
+        z = inputs @ self.weight.T + self.bias
+        z = np.exp(z - z.max(1, keepdims=True))
+        return z / z.sum(1, keepdims=True)
+
+    def save(self, path: Path = DETECTOR_FILE) -> None:
+        # C order: safetensors writes the raw buffer, and sklearn's coefficients may be Fortran-ordered
+        save_file({k: np.ascontiguousarray(v, np.float32) for k, v in (("weight", self.weight), ("bias", self.bias))},
+                  str(path),
+                  metadata={"stats": ",".join(STATS), "classes": ",".join(("clean",) + ISSUES)})
+
+    @staticmethod
+    def load(path: Path = DETECTOR_FILE) -> Detector:
+        t = load_file(str(path))
+        if t["weight"].shape[0] != len(ISSUES) + 1:
+            raise ValueError(f"{path}: {t['weight'].shape[0]} detector classes, expected {len(ISSUES) + 1}")
+        return Detector(t["weight"].astype(np.float64), t["bias"].astype(np.float64))
+
+
+@lru_cache(maxsize=1)
+def shipped_detector() -> Detector:
+    return Detector.load()
 
 
 # ------------------------------------------------------------------------------------------ segmentations
@@ -342,13 +418,19 @@ def label_map(segs: list[Segment]) -> np.ndarray:
 
 
 def region_scores(segs: list[Segment], fm: FeatureMaps, image: Image.Image | None, quality_fn,
-                  scoring: str = DEFAULT_SCORING, ev: Evidence | None = None) -> np.ndarray:
-    scores = head_scores(segs, fm, quality_fn)
-    if scoring == "head+evidence" and image is not None:
-        ev = ev if ev is not None else Evidence(image)
-        scores = scores * evidence_factor(ev.severity(label_map(segs)))
-    elif scoring not in SCORINGS:
+                  scoring: str = DEFAULT_SCORING, ev: Evidence | None = None,
+                  detector: Detector | None = None) -> np.ndarray:
+    """0-100 per segment. Without the image there is no evidence, and every scoring is the head's."""
+    if scoring not in SCORINGS:
         raise ValueError(f"Unknown region scoring {scoring!r}; known: {SCORINGS}")
+    scores = head_scores(segs, fm, quality_fn)
+    if scoring != "head" and image is not None:
+        severity = (ev if ev is not None else Evidence(image)).severity(label_map(segs))
+        if scoring == "head+evidence":
+            scores = scores * evidence_factor(severity)
+        else:
+            inputs = detector_inputs(severity, scores, segs, fm)
+            scores = scores * (detector or shipped_detector()).proba(inputs)[:, 0]
     return np.clip(scores, 0.0, 100.0)
 
 

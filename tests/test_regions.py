@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from iqa_core import datasets, measure, regions
+from iqa_core import datasets, degrade, measure, regions
 
 PLACES = {"top left", "top", "top right", "left", "centre", "right", "bottom left", "bottom", "bottom right"}
 
@@ -93,3 +93,55 @@ def test_noise_in_one_corner_is_found(assessor, sharp_photos):
     arr[h // 2:, w // 2:] += np.random.default_rng(0).normal(0, 30, arr[h // 2:, w // 2:].shape)
     worst = _worst(assessor.assess(Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))))
     assert worst.centre[0] > 0.5 and worst.centre[1] > 0.5, worst
+
+
+@pytest.mark.parametrize("kind", ["jpeg", "overexposure"])
+def test_jpeg_blocks_and_overexposure_in_one_quarter_are_found(assessor, sharp_photos, kind):
+    hits = 0
+    for img in sharp_photos:
+        arr = np.asarray(img, np.float32)
+        h, w = arr.shape[:2]
+        area = np.zeros((h, w), bool)
+        area[h // 2:, : w // 2] = True  # bottom left quarter
+        bad = degrade.degrade(img, kind, np.random.default_rng(0))
+        damaged = Image.fromarray(np.clip(np.where(area[..., None], bad, arr), 0, 255).astype(np.uint8))
+        x, y = _worst(assessor.assess(damaged)).centre
+        hits += x < 0.5 and y > 0.5
+    assert hits >= 2, f"worst region in the {kind} quarter in {hits} of 3 photos"
+
+
+def test_detector_reads_what_the_shipped_encoder_gives(assessor, photo_result):
+    img, _ = photo_result
+    prep = assessor.preprocess(img)
+    fm = assessor.forward([prep])[0]["fm"]
+    ev = regions.Evidence(img)
+    segs = regions.feature_segments(fm, ev)
+    head = regions.head_scores(segs, fm, assessor.heads["quality"].predict)
+    p = regions.shipped_detector().proba(regions.detector_inputs(ev.severity(regions.label_map(segs)), head, segs, fm))
+    assert p.shape == (len(segs), len(regions.ISSUES) + 1)
+    np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-6)
+    assert np.median(p[:, 0]) > 0.5  # an undamaged photo's regions are mostly clean
+
+
+def test_detector_round_trips_fortran_ordered_weights(tmp_path):
+    weight = np.asfortranarray(np.arange(15, dtype=np.float64).reshape(5, 3))  # as sklearn's coef_ may be
+    det = regions.Detector(weight, np.arange(5, dtype=np.float64))
+    det.save(tmp_path / "d.safetensors")
+    back = regions.Detector.load(tmp_path / "d.safetensors")
+    np.testing.assert_array_equal(back.weight, weight)
+    np.testing.assert_array_equal(back.bias, det.bias)
+
+
+def test_region_detector_trains_end_to_end_on_a_few_trials(data_root, tmp_path, monkeypatch):
+    from iqa_core import train_regions
+
+    monkeypatch.setattr(train_regions, "CACHE", tmp_path)
+    data = train_regions.collect(16, seed=3)
+    assert (tmp_path / "regions-train-16-3.npz").exists()
+    assert set(np.unique(data["trial"])) == set(range(16))
+    assert set(np.unique(data["label"])) == set(range(len(regions.ISSUES) + 1))
+    det = train_regions.fit(data["inputs"], data["label"], 0.1)
+    rows = np.arange(len(data["label"]))
+    res = train_regions.pointing(det, data, rows)
+    assert set(res) == {"all", *regions.ISSUES} and 0.0 <= res["all"] <= 1.0
+    assert res["all"] > 0.5  # on its own training trials it must point far above chance (about 0.2)
