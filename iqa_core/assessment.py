@@ -23,6 +23,7 @@ class Region:
     polygon: list[list[float]] = field(default_factory=list)  # outline as (x, y) fractions (largest part)
     polygons: list[list[list[float]]] = field(default_factory=list)  # every part's outline, largest first
     centre: list[float] = field(default_factory=list)  # (x, y) fractions: the point its label describes
+    issue: str | None = None  # the region detector's likeliest damage when P(clean) < 0.5: regions.ISSUES
 
 
 @dataclass

@@ -22,6 +22,13 @@ TEXT_PRIORITY = ("prompt", "caption", "tags")  # as the pipeline picks the text 
 MAX_TEXT_CHARS = 300  # only the start of a (possibly huge, hostile) prompt is read for its words
 MAX_WORDS = 12
 REGION_GAP = 3.0  # the region sentence needs at least this spread between the best and the worst region
+# The region detector's damage classes (regions.ISSUES): how the worst region looks, and what to do there.
+REGION_ISSUES = {
+    "blur": ("it looks blurred", "sharpen or re-shoot {where}"),
+    "noise": ("it looks noisy", "denoise {where}"),
+    "jpeg": ("it shows JPEG blocks", "re-export {where} from the original at a higher JPEG quality"),
+    "overexposure": ("it looks over-exposed", "recover the highlights in {where} or lower the exposure there"),
+}
 
 # Which mood a prompt word asks for (the emotion classes of scores.EMOTIONS).
 MOOD_WORDS = {
@@ -107,6 +114,7 @@ class Facts:
     missing: list[str] = field(default_factory=list)  # words of the text with no support among the image's concepts
     found: list[str] = field(default_factory=list)  # words of the text that the image's concepts support
     mood_mismatch: tuple[str, str] | None = None  # (word of the text, emotion it asks for) the image does not show
+    worst_issue: str | None = None  # the region detector's likeliest damage in the worst region (REGION_ISSUES)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -229,6 +237,7 @@ def gather(quality, aesthetics, alignment, attributes: dict[str, Attribute], reg
         strongest=(strongest[0], strongest[1].score), weakest=(weakest[0], weakest[1].score),
         weakest_evidence=weakest[1].evidence,
         worst_region=(by_q[0].label, by_q[0].quality) if by_q else None,
+        worst_issue=by_q[0].issue if by_q else None,
         best_region=(by_q[-1].label, by_q[-1].quality) if by_q else None,
         top_emotion=(top[0], round(top[1], 2)), sentiment=sentiment, valence=round(valence, 1),
         arousal=round(arousal, 1), seen_as=list(seen_as), stats=stats,
@@ -316,8 +325,11 @@ def fixes(f: Facts) -> list[str]:
     out = [_fix(f)]
     if f.worst_region and f.best_region and f.best_region[1] - f.worst_region[1] >= 8:
         where = f.worst_region[0]
-        edge = where != "centre"
-        out.append(f"{'crop out or ' if edge else ''}retouch {place(where)}, or regenerate it with inpainting")
+        if f.worst_issue in REGION_ISSUES:
+            out.append(REGION_ISSUES[f.worst_issue][1].format(where=place(where)))
+        else:
+            edge = where != "centre"
+            out.append(f"{'crop out or ' if edge else ''}retouch {place(where)}, or regenerate it with inpainting")
     if f.missing and f.text_source == "prompt":
         them = "it" if len(f.missing[:2]) == 1 else "them"
         out.append(f"make {_quoted(f.missing[:2])} clearly visible, for instance by putting {them} first in the "
@@ -362,6 +374,7 @@ def template(f: Facts) -> str:
     if f.worst_region and other and other[1] - f.worst_region[1] >= REGION_GAP:
         share = f.worst_region_share
         size = f", {share:.0%} of the frame" if share and share >= 0.01 else ""
+        size += f"; {REGION_ISSUES[f.worst_issue][0]}" if f.worst_issue in REGION_ISSUES else ""
         out.append(f"The weakest region is {place(f.worst_region[0])} (quality {f.worst_region[1]:.0f}/100{size}), "
                    f"against {other[1]:.0f}/100 in {place(other[0])}.")
     if f.alignment is not None:

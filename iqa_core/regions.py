@@ -419,19 +419,22 @@ def label_map(segs: list[Segment]) -> np.ndarray:
 
 def region_scores(segs: list[Segment], fm: FeatureMaps, image: Image.Image | None, quality_fn,
                   scoring: str = DEFAULT_SCORING, ev: Evidence | None = None,
-                  detector: Detector | None = None) -> np.ndarray:
-    """0-100 per segment. Without the image there is no evidence, and every scoring is the head's."""
+                  detector: Detector | None = None) -> tuple[np.ndarray, list[str | None]]:
+    """0-100 per segment, and per segment the detector's likeliest damage where P(clean) < 0.5 (None under
+    the other scorings). Without the image there is no evidence, and every scoring is the head's."""
     if scoring not in SCORINGS:
         raise ValueError(f"Unknown region scoring {scoring!r}; known: {SCORINGS}")
     scores = head_scores(segs, fm, quality_fn)
+    issues: list[str | None] = [None] * len(segs)
     if scoring != "head" and image is not None:
         severity = (ev if ev is not None else Evidence(image)).severity(label_map(segs))
         if scoring == "head+evidence":
             scores = scores * evidence_factor(severity)
         else:
-            inputs = detector_inputs(severity, scores, segs, fm)
-            scores = scores * (detector or shipped_detector()).proba(inputs)[:, 0]
-    return np.clip(scores, 0.0, 100.0)
+            p = (detector or shipped_detector()).proba(detector_inputs(severity, scores, segs, fm))
+            scores = scores * p[:, 0]
+            issues = [ISSUES[int(row[1:].argmax())] if row[0] < 0.5 else None for row in p]
+    return np.clip(scores, 0.0, 100.0), issues
 
 
 # ------------------------------------------------------------------------------------------ description
@@ -479,9 +482,9 @@ def polygons(mask: np.ndarray, max_points: int = MAX_POINTS, min_share: float = 
     return [p for _, p in out]
 
 
-def describe(segs: list[Segment], scores: np.ndarray) -> list[Region]:
+def describe(segs: list[Segment], scores: np.ndarray, issues: list[str | None]) -> list[Region]:
     regions = []
-    for i, (s, score) in enumerate(zip(segs, scores)):
+    for i, (s, score, issue) in enumerate(zip(segs, scores, issues)):
         m = s.mask
         ys, xs = np.nonzero(m)
         h, w = m.shape
@@ -491,27 +494,26 @@ def describe(segs: list[Segment], scores: np.ndarray) -> list[Region]:
         regions.append(Region(id=i, label=place(cx, cy), bbox=[round(float(v), 4) for v in bbox],
                               share=round(float(m.mean()), 4), quality=round(float(score), 1),
                               polygon=polys[0] if polys else [], polygons=polys,
-                              centre=[round(cx, 4), round(cy, 4)]))
+                              centre=[round(cx, 4), round(cy, 4)], issue=issue))
     return regions
 
 
 def compute(fm: FeatureMaps, quality_fn, image: Image.Image | None = None, method: str = DEFAULT_METHOD,
-            scoring: str = DEFAULT_SCORING) -> tuple[list[Segment], np.ndarray]:
-    """Segments and their 0-100 scores. quality_fn maps pooled features (n, D) to quality scores. Without
+            scoring: str = DEFAULT_SCORING) -> tuple[list[Segment], np.ndarray, list[str | None]]:
+    """Segments, their 0-100 scores and likeliest damage (see region_scores). quality_fn maps pooled features (n, D) to quality scores. Without
     the image there is no evidence: the regions are then feature clusters (or the grid) scored by the head."""
     if image is None and method == "superpixel":
         method = "grid"
     with _BLAS.limit(limits=1, user_api="blas") if _BLAS is not None else nullcontext():
         ev = Evidence(image) if image is not None and (method != "grid" or scoring != "head") else None
         segs = segment(method, fm, image, ev)
-        return segs, region_scores(segs, fm, image, quality_fn, scoring, ev)
+        return (segs, *region_scores(segs, fm, image, quality_fn, scoring, ev))
 
 
 def score_regions(fm: FeatureMaps, quality_fn, image: Image.Image | None = None, method: str = DEFAULT_METHOD,
                   scoring: str = DEFAULT_SCORING) -> list[Region]:
     """The region map as data (see `compute`)."""
-    segs, scores = compute(fm, quality_fn, image, method, scoring)
-    return describe(segs, scores)
+    return describe(*compute(fm, quality_fn, image, method, scoring))
 
 
 # ------------------------------------------------------------------------------------------------ overlay

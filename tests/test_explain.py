@@ -92,6 +92,19 @@ def test_template_sentences_numbers_and_suggestions():
     assert explain.template(f) == text  # deterministic
 
 
+@pytest.mark.parametrize("issue", list(explain.REGION_ISSUES))
+def test_the_worst_regions_damage_is_named_and_fixed(issue):
+    from iqa_core.writers.faithfulness import check
+
+    f = _facts()
+    f.worst_issue = issue
+    text = explain.template(f)
+    look, fix = explain.REGION_ISSUES[issue]
+    assert f"11% of the frame; {look})" in text, text
+    assert fix.format(where="the top left corner") in text, text
+    assert check(text, f), text
+
+
 @pytest.mark.parametrize("kwargs", [
     {}, {"prompt": None}, {"regions": []}, {"regions": REGIONS[:1]}, {"alignment": 12.0},
     {"prompt": "a gloomy sad lighthouse"}, {"scores": dict(SCORES, originality=10.0)},

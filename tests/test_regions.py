@@ -93,6 +93,7 @@ def test_noise_in_one_corner_is_found(assessor, sharp_photos):
     arr[h // 2:, w // 2:] += np.random.default_rng(0).normal(0, 30, arr[h // 2:, w // 2:].shape)
     worst = _worst(assessor.assess(Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))))
     assert worst.centre[0] > 0.5 and worst.centre[1] > 0.5, worst
+    assert worst.issue == "noise", worst  # the detector also says what is wrong there
 
 
 @pytest.mark.parametrize("kind", ["jpeg", "overexposure"])
