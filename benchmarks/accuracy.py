@@ -3,10 +3,12 @@
     python -m benchmarks.accuracy [--skip-brisque] [--skip-fusion]
 
 Methods: BRISQUE (the PyPI SVR, zero-shot, sign flipped so higher is better), the ridge baseline on pooled
-EfficientNet-Lite0 features trained per dataset, the IOVQA head (integer classes 10-50, expected value) and
-the mean of the two, the shipped joint quality head (per-dataset z-scores),
-and for alignment the cross-modal fusion (fuse.py) stacked on the image-only ridge. Hyper-parameters are
-chosen inside each training fold; nothing is tuned on a test fold. Writes benchmarks/results/accuracy.json.
+EfficientNet-Lite2 features trained per dataset (plain z-scores), the same ridge with every stage map
+weighed alike (fit.block_scale), the IOVQA head (integer classes 10-50, expected value) and the mean of the
+two, the shipped joint quality head (per-dataset z-scores, an expert per domain and a gate; PARA's quality
+votes as extra photos), and for alignment the cross-modal fusion (fuse.py) stacked on the image-only ridge.
+Hyper-parameters are chosen inside each training fold; nothing is tuned on a test fold. Writes
+benchmarks/results/accuracy.json.
 """
 from __future__ import annotations
 
@@ -48,21 +50,26 @@ def cv_row(task: str, data: str, method: str, cv: CVResult, y: np.ndarray) -> di
 
 
 def ridge_rows(task: str, d: train.Featurized, key: str, data: str, inputs: list[str]) -> dict:
+    """The baseline: ridge on plain z-scores."""
     y = d.y(key)
     cv = cross_val_predict(lambda a, b: fit_ridge(a, b, key, inputs), d.x(inputs), y, d.groups)
-    return cv_row(task, data, f"ridge on {'+'.join(inputs)}", cv, y)
+    return cv_row(task, data, f"ridge on {'+'.join(inputs)} (baseline)", cv, y)
 
 
-def head_variants(task: str, d: train.Featurized, key: str, data: str, inputs: list[str],
+def head_variants(task: str, d: train.Featurized, key: str, data: str, inputs: list[str], power: float,
                   shipped: bool = False) -> list[dict]:
-    """Plain regression against IOVQA (integer classes 10-50, expected value) and their mean (what a
-    MeanHead of the two predicts), on the same folds."""
-    x, y, name = d.x(inputs), d.y(key), "+".join(inputs)
-    ridge = cross_val_predict(lambda a, b: fit_ridge(a, b, key, inputs), x, y, d.groups)
-    iovqa = cross_val_predict(lambda a, b, g: fit_expected(a, b, key, inputs, g), x, y, d.groups, grouped=True)
+    """The baseline, then with the shipped block prior: plain regression against IOVQA (integer classes
+    10-50, expected value) and their mean (what a MeanHead of the two predicts), on the same folds."""
+    x, y, name, prior = d.x(inputs), d.y(key), "+".join(inputs), d.prior(inputs, power)
+    tag = ", blocks alike" if power else ""
+    ridge = cross_val_predict(lambda a, b: fit_ridge(a, b, key, inputs, prior), x, y, d.groups)
+    iovqa = cross_val_predict(lambda a, b, g: fit_expected(a, b, key, inputs, g, prior=prior), x, y, d.groups,
+                              grouped=True)
     pair = CVResult(pred=(ridge.pred + iovqa.pred) / 2, train_pred=(ridge.train_pred + iovqa.train_pred) / 2)
-    return [cv_row(task, data, f"ridge on {name}", ridge, y), cv_row(task, data, f"IOVQA on {name}", iovqa, y),
-            cv_row(task, data, "mean of ridge and IOVQA" + (" (shipped)" if shipped else ""), pair, y)]
+    baseline = [ridge_rows(task, d, key, data, inputs)] if power else []  # power 0: the ridge below is it
+    return baseline + [
+        cv_row(task, data, f"ridge on {name}{tag}", ridge, y), cv_row(task, data, f"IOVQA on {name}{tag}", iovqa, y),
+        cv_row(task, data, f"mean of ridge and IOVQA{tag}" + (" (shipped)" if shipped else ""), pair, y)]
 
 
 def fusion_inputs(d: train.Featurized, encoder: LiteEncoder) -> tuple[np.ndarray, list[fuse.TextTokens]]:
@@ -129,12 +136,13 @@ def main(argv: list[str] | None = None) -> int:
             ok = np.isfinite(score)  # BRISQUE's fit fails (NaN) on some flat, noise-free AI images
             rows.append(row("quality", name, f"BRISQUE (zero-shot; {int((~ok).sum())} NaN dropped)", int(ok.sum()),
                             None, correlations(score[ok], d.y("quality")[ok])))
+    tech, sem = train.POWER_TECHNICAL, train.POWER_SEMANTIC
     for name in ("agiqa3k", "livec"):
-        rows += head_variants("quality", data[name], "quality", name, ["image"])
-    _, joint = train.train_quality(data["agiqa3k"], data["livec"], alone=False)  # alone: head_variants above
-    rows += [row("quality", r["data"], "joint mean of ridge and IOVQA (shipped)", r["n"], r["train"], r["cv"])
-             for r in joint if "joint" in r["head"]]
-    rows += head_variants("aesthetics", data["para"], "aesthetics", "para", train.IMAGE_INPUTS, shipped=True)
+        rows += head_variants("quality", data[name], "quality", name, ["image"], tech)
+    _, joint = train.train_quality(data, alone=False)  # alone: head_variants above
+    rows += [row("quality", r["data"], "joint: expert per domain + gate, ridge & IOVQA (shipped)", r["n"],
+                 r["train"], r["cv"]) for r in joint if "joint" in r["head"]]
+    rows += head_variants("aesthetics", data["para"], "aesthetics", "para", train.IMAGE_INPUTS, tech, shipped=True)
     rows.append(ridge_rows("alignment", data["agiqa3k"], "alignment", "agiqa3k", ["image"]))
     _, align = train.train_alignment(data["agiqa3k"])
     rows.append(row("alignment", "agiqa3k", "ridge + concept/text blocks (shipped)", align[0]["n"],
@@ -143,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         fused_row, extra["fusion_relevance"] = fusion_alignment(data["agiqa3k"], encoder)
         rows.append(fused_row)
     for key in ("valence", "arousal"):
-        rows += head_variants(key, data["emotion6"], key, "emotion6", train.IMAGE_INPUTS)
+        rows += head_variants(key, data["emotion6"], key, "emotion6", train.IMAGE_INPUTS, sem)
     _, emo = train.train_emotion(data["emotion6"])
     rows += [row(r["head"], "emotion6", "softmax on image+concept (shipped)", r["n"], r["train"], r["cv"])
              for r in emo if r["head"] in ("emotions", "sentiment")]

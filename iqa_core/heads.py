@@ -6,7 +6,8 @@ exactly the scores measured at training time. Read-outs:
 - "distribution": softmax(x W + b) over named classes
 - "expected": IOVQA: softmax over integer score classes, read back as the expected class value, then a, c
 A MeanHead averages heads over the same inputs (ridge and IOVQA, where the pair beats either alone); its
-members are stored as "<name>#0", "<name>#1".
+members are stored as "<name>#0", "<name>#1". A GatedHead mixes one expert per image domain (AI-generated,
+photo) by a gate's domain probabilities; its parts are stored as "<name>@gate", "<name>@<domain>".
 """
 from __future__ import annotations
 
@@ -85,21 +86,86 @@ class MeanHead:
         return np.mean([m.predict(x) for m in self.members], axis=0)
 
 
-def _flat(heads: dict[str, LinearHead | MeanHead]) -> dict[str, LinearHead]:
+@dataclass
+class GatedHead:
+    """UniQA's light adapters on one representation: an expert per image domain, mixed by the gate's
+    probability of each domain, so one head serves AI-generated images and photos although their
+    datasets rank the same features differently."""
+    name: str
+    gate: LinearHead  # distribution over the domains
+    experts: dict[str, LinearHead | MeanHead]  # domain -> head
+
+    @property
+    def inputs(self) -> list[str]:
+        return self.gate.inputs
+
+    @property
+    def mean(self) -> np.ndarray:  # the gate saw every domain's images: its standardisation is the widest
+        return self.gate.mean
+
+    @property
+    def scale(self) -> np.ndarray:
+        return self.gate.scale
+
+    @property
+    def info(self) -> dict:
+        return self.gate.info
+
+    def domains(self, x: np.ndarray) -> np.ndarray:
+        """(n, domains) probabilities, in the order of gate.classes."""
+        return self.gate.predict(x)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        p = self.domains(x)
+        return sum(p[:, i] * self.experts[d].predict(x) for i, d in enumerate(self.gate.classes))
+
+
+Head = LinearHead | MeanHead | GatedHead
+
+
+def _flat(heads: dict[str, Head]) -> dict[str, LinearHead]:
     out = {}
     for n, h in heads.items():
-        out.update({f"{n}#{i}": m for i, m in enumerate(h.members)} if isinstance(h, MeanHead) else {n: h})
+        if isinstance(h, MeanHead):
+            out.update({f"{n}#{i}": m for i, m in enumerate(h.members)})
+        elif isinstance(h, GatedHead):
+            out.update(_flat({f"{n}@gate": h.gate, **{f"{n}@{d}": e for d, e in h.experts.items()}}))
+        else:
+            out[n] = h
     return out
 
 
-def save_heads(heads: dict[str, LinearHead | MeanHead], path: Path = HEADS_FILE) -> None:
+def _nest(flat: dict[str, LinearHead]) -> dict[str, Head]:
+    """The inverse of _flat: "#i" members into MeanHeads, then "@part" parts into GatedHeads."""
+    means: dict[str, Head] = {}
+    for key, head in flat.items():
+        base, sep, _ = key.partition("#")
+        if sep:
+            means.setdefault(base, MeanHead(base.split("@")[0], [])).members.append(head)
+        else:
+            means[key] = head
+    heads: dict[str, Head] = {}
+    for key, head in means.items():
+        base, sep, part = key.partition("@")
+        if not sep:
+            heads[key] = head
+            continue
+        gated = heads.setdefault(base, GatedHead(base, None, {}))
+        if part == "gate":
+            gated.gate = head
+        else:
+            gated.experts[part] = head
+    return heads
+
+
+def save_heads(heads: dict[str, Head], path: Path = HEADS_FILE) -> None:
     flat = _flat(heads)
     tensors = {f"{n}.{a}": np.ascontiguousarray(getattr(h, a), np.float32) for n, h in flat.items() for a in ARRAYS}
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(path), metadata={"heads": json.dumps({n: h.meta() for n, h in flat.items()})})
 
 
-def load_heads(path: Path = HEADS_FILE) -> dict[str, LinearHead | MeanHead]:
+def load_heads(path: Path = HEADS_FILE) -> dict[str, Head]:
     if not Path(path).exists():
         raise FileNotFoundError(f"No trained heads at {path}; run `python -m iqa_core.train`.")
     from safetensors import safe_open
@@ -107,13 +173,9 @@ def load_heads(path: Path = HEADS_FILE) -> dict[str, LinearHead | MeanHead]:
     with safe_open(str(path), "np") as fh:
         metas = json.loads(fh.metadata()["heads"])
     arrays = load_file(str(path))
-    heads = {}
+    flat = {}
     for name, m in metas.items():
         clip = m.pop("clip", None)
-        clip = tuple(clip) if clip else None
-        head = LinearHead(name=name.split("#")[0], clip=clip, **m, **{a: arrays[f"{name}.{a}"] for a in ARRAYS})
-        if "#" in name:
-            heads.setdefault(head.name, MeanHead(head.name, [])).members.append(head)
-        else:
-            heads[name] = head
-    return heads
+        flat[name] = LinearHead(name=name.split("#")[0].split("@")[0], clip=tuple(clip) if clip else None, **m,
+                                **{a: arrays[f"{name}.{a}"] for a in ARRAYS})
+    return _nest(flat)

@@ -12,6 +12,7 @@ Writes iqa_core/weights/regions.safetensors and regions_report.json beside it.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ from sklearn.model_selection import GroupKFold
 from tqdm import tqdm
 
 from . import degrade, regions
+from .heads import HEADS_FILE
 from .load import load_image
 
 CACHE = Path("cache")
@@ -44,10 +46,13 @@ def region_facts(segs: list[regions.Segment], area: np.ndarray) -> tuple[np.ndar
 
 def collect(n: int, seed: int) -> dict[str, np.ndarray]:
     """Statistics of every region of n trials (flat arrays, `trial` says which trial a row belongs to)."""
-    cache = CACHE / f"regions-train-{n}-{seed}.npz"
+    from .pipeline import Assessor
+
+    # The rows hold encoder features and quality-head scores: new heads (or a new encoder) mean new rows.
+    digest = hashlib.sha256(HEADS_FILE.read_bytes()).hexdigest()[:10]
+    cache = CACHE / f"regions-train-{n}-{seed}-{digest}.npz"
     if cache.exists():
         return dict(np.load(cache))
-    from .pipeline import Assessor
 
     assessor = Assessor()
     quality = assessor.heads["quality"].predict

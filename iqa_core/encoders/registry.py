@@ -1,6 +1,6 @@
 """Encoder registry: a name -> how to build it, as open_clip names its models.
 
-- "lite" (default): EfficientNet-Lite0 + all-MiniLM-L6-v2, both from PyPI packages, with the trained heads.
+- "lite" (default): EfficientNet-Lite2 + all-MiniLM-L6-v2, both from PyPI packages, with the trained heads.
 - "hf:<hub id or folder>" / "local-dir:<folder>": a CLIP or SigLIP model through transformers, scored
   zero-shot (needs the hub or a local copy; see encoders/hf.py).
 """
@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 from safetensors.numpy import load_file, save_file
 
-from .lite import FeatureMaps, LiteImageEncoder
+from .lite import DEFAULT_VARIANT, FeatureMaps, LiteImageEncoder
 from .text import MiniLMTextEncoder
 
 CONCEPTS_FILE = Path(__file__).resolve().parent.parent / "weights" / "concepts.safetensors"
@@ -29,7 +29,7 @@ class LiteEncoder:
     """The offline default: image maps, ImageNet concepts, sentence embeddings, class-name embeddings."""
     name = "lite"
 
-    def __init__(self, variant: str = "efficientnet-lite0"):
+    def __init__(self, variant: str = DEFAULT_VARIANT):
         self.image = LiteImageEncoder(variant)
         self.names = class_names()
 
