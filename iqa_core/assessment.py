@@ -53,6 +53,9 @@ class Assessment:
     models: dict[str, str]
     backends: dict[str, str] = field(default_factory=dict)  # field -> model that produced it
     notes: list[str] = field(default_factory=list)  # what the loader changed or warned about
+    # The quality gate's probability that the image is AI-generated, i.e. how much the quality score leans
+    # on the AI-image expert rather than the photo expert (None for a quality head without a gate).
+    ai_generated: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

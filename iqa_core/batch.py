@@ -86,8 +86,8 @@ def flat_row(row: dict) -> dict:
     """One CSV row: scores, emotions, sentiment and attributes as columns (no regions or metadata)."""
     if row.get("error"):
         return {"image": row["image"], "error": row["error"]}
-    flat = {k: row[k] for k in ("image", "width", "height", "quality", "aesthetics", "alignment", "valence",
-                                 "arousal")}
+    flat = {k: row.get(k) for k in ("image", "width", "height", "quality", "aesthetics", "alignment", "valence",
+                                     "arousal", "ai_generated")}
     flat.update({f"emotion_{e}": row["emotions"][e] for e in EMOTIONS})
     flat["sentiment"] = row["sentiment"]["label"]
     flat["sentiment_probability"] = row["sentiment"]["probability"]
@@ -100,7 +100,7 @@ def flat_row(row: dict) -> dict:
 def csv_columns() -> list[str]:
     from .scores import ATTRIBUTES
 
-    return (["image", "width", "height", "quality", "aesthetics", "alignment", "valence", "arousal"]
+    return (["image", "width", "height", "quality", "aesthetics", "alignment", "valence", "arousal", "ai_generated"]
             + [f"emotion_{e}" for e in EMOTIONS] + ["sentiment", "sentiment_probability"]
             + [f"attr_{a}" for a in ATTRIBUTES] + ["explanation", "error"])
 

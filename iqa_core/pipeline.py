@@ -15,7 +15,7 @@ from . import __version__, attributes, explain, features, measure, regions, writ
 from .assessment import Assessment, Sentiment
 from .encoders.lite import FeatureMaps
 from .encoders.registry import LiteEncoder, get_encoder
-from .heads import HEADS_FILE, load_heads
+from .heads import HEADS_FILE, GatedHead, load_heads
 from .load import LoadedImage, load_image
 from .metadata import Metadata, from_user, merge
 from .scores import EMOTIONS
@@ -104,6 +104,10 @@ class Assessor:
             if name == "alignment" and not text:
                 continue
             out[name] = head.predict(features.stack(blocks, head.inputs)[None])[0]
+        q = self.heads["quality"]
+        if isinstance(q, GatedHead):
+            p = q.domains(features.stack(blocks, q.inputs)[None])[0]
+            out["ai_generated"] = float(p[q.gate.classes.index("ai")])
         if self.zero_shot is not None:
             fields = getattr(self.zero_shot, "fields", ZERO_SHOT_FIELDS)
             extra = {"metadata": [prep.metadata.text_sources()]} if fields != ZERO_SHOT_FIELDS else {}
@@ -152,7 +156,8 @@ class Assessor:
             valence=round(valence, 3), arousal=round(arousal, 3), emotions=emotions, sentiment=sentiment,
             attributes=attrs, regions=region_list, metadata=meta, explanation=text, timings_ms=dict(t),
             models=dict(self.models, **written.models()), backends=dict(self.backends, explanation=written.writer),
-            notes=list(prep.loaded.notes))
+            notes=list(prep.loaded.notes),
+            ai_generated=round(out["ai_generated"], 4) if "ai_generated" in out else None)
 
     def _feature_distance(self, image_block: np.ndarray) -> float:
         q = self.heads["quality"]

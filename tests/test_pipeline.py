@@ -105,3 +105,15 @@ def test_png_prompt_is_read_from_the_file(assessor, agiqa):
     Image.open(agiqa[0].path).save(buf, "PNG", pnginfo=info)
     a = assessor.assess(buf.getvalue())
     assert a.metadata["prompt"] == agiqa[0].prompt and a.alignment is not None
+
+
+def test_quality_gate_tells_ai_images_from_photos(assessor, agiqa, data_root):
+    """The quality head's gate leans on the AI-image expert for AGIQA-3K images and on the photo expert
+    for LIVE-C phone photos; it is reported as ai_generated, in the JSON and the CSV columns."""
+    from iqa_core.batch import csv_columns
+
+    ai = [assessor.assess(s.path).ai_generated for s in agiqa[1:200:40]]
+    photos = [assessor.assess(s.path).ai_generated for s in datasets.load("livec", data_root)[1:200:40]]
+    assert all(0.0 <= p <= 1.0 for p in ai + photos)
+    assert min(ai) > 0.5 and max(photos) < 0.5
+    assert "ai_generated" in csv_columns()
