@@ -103,11 +103,10 @@ class Assessor:
         for name, head in self.heads.items():
             if name == "alignment" and not text:
                 continue
-            out[name] = head.predict(features.stack(blocks, head.inputs)[None])[0]
-        q = self.heads["quality"]
-        if isinstance(q, GatedHead):
-            p = q.domains(features.stack(blocks, q.inputs)[None])[0]
-            out["ai_generated"] = float(p[q.gate.classes.index("ai")])
+            x = features.stack(blocks, head.inputs)[None]
+            out[name] = head.predict(x)[0]
+            if isinstance(head, GatedHead) and name == "quality":
+                out["ai_generated"] = float(head.domains(x)[0, head.gate.classes.index("ai")])
         if self.zero_shot is not None:
             fields = getattr(self.zero_shot, "fields", ZERO_SHOT_FIELDS)
             extra = {"metadata": [prep.metadata.text_sources()]} if fields != ZERO_SHOT_FIELDS else {}

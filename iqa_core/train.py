@@ -19,7 +19,7 @@ from . import datasets, features
 from .encoders.registry import CONCEPTS_FILE, LiteEncoder
 from .fit import (block_scale, correlations, cross_val_predict, fit_distribution, fit_expected, fit_ridge,
                   kl_divergence)
-from .heads import HEADS_FILE, GatedHead, Head, LinearHead, MeanHead, save_heads
+from .heads import HEADS_FILE, GatedHead, Head, LinearHead, MeanHead, load_heads, save_heads
 from .load import load_image
 from .scores import EMOTIONS
 
@@ -237,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     for h in heads.values():
         h.info["cv"] = [r for r in reports if r["head"].split(" ")[0] == h.name]
     save_heads(heads, args.out)
+    heads = load_heads(args.out)  # the reference scores are those of the weights as shipped (float16)
     report = {"seconds": round(time.time() - t0, 1), "limit": args.limit, "encoder": encoder.image.version,
               "reports": reports,
               "reference": reference_scores(heads, data)}

@@ -54,7 +54,7 @@ def test_iovqa_head_reads_back_scores_on_the_target_scale(tmp_path):
     save_heads({"q": pair}, tmp_path / "h.safetensors")
     loaded = load_heads(tmp_path / "h.safetensors")["q"]
     assert isinstance(loaded, MeanHead) and [m.kind for m in loaded.members] == ["regression", "expected"]
-    assert np.allclose(loaded.predict(x[200:]), pair.predict(x[200:]), atol=1e-4)
+    assert np.allclose(loaded.predict(x[200:]), pair.predict(x[200:]), atol=0.01)  # weights are stored in float16
 
 
 def test_block_prior_lets_a_narrow_informative_block_count():
@@ -102,4 +102,4 @@ def test_gated_head_routes_each_domain_to_its_expert_and_round_trips(tmp_path):
     save_heads({"quality": head}, tmp_path / "h.safetensors")
     loaded = load_heads(tmp_path / "h.safetensors")["quality"]
     assert isinstance(loaded, GatedHead) and loaded.gate.classes == list(train.DOMAINS)
-    assert np.allclose(loaded.predict(x), head.predict(x), atol=1e-4)
+    assert np.allclose(loaded.predict(x), head.predict(x), atol=0.01)  # weights are stored in float16
