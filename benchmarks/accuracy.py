@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("agiqa3k", "livec"):
         rows += head_variants("quality", data[name], "quality", name, ["image"], tech)
     _, joint = train.train_quality(data, alone=False)  # alone: head_variants above
-    rows += [row("quality", r["data"], "joint: expert per domain + gate, ridge & IOVQA (shipped)", r["n"],
+    rows += [row("quality", r["data"], "joint: expert per domain + gate (shipped)", r["n"],
                  r["train"], r["cv"]) for r in joint if "joint" in r["head"]]
     rows += head_variants("aesthetics", data["para"], "aesthetics", "para", train.IMAGE_INPUTS, tech, shipped=True)
     rows.append(ridge_rows("alignment", data["agiqa3k"], "alignment", "agiqa3k", ["image"]))

@@ -192,6 +192,10 @@ def notes_html(assessment: Any) -> str:
             break
     if meta.get("auto_tags"):
         items.append("Seen as: " + ", ".join(map(str, meta["auto_tags"][:5])) + ".")
+    if a.get("ai_generated") is not None:
+        share = float(a["ai_generated"])
+        items.append(f"Quality read {share:.0%} by the AI-image expert, {1 - share:.0%} by the photo expert "
+                     "(a routing weight, not an AI detector).")
     timings = a.get("timings_ms") or {}
     if timings.get("total"):
         items.append(f"{a.get('width')}×{a.get('height')} px, assessed in {timings['total'] / 1000:.2f} s.")

@@ -66,6 +66,7 @@ def test_assess_returns_cards_figures_overlay_explanation_json(app, examples):
     assert len(out["explanation"]) > 40
     assert data["image"] == Path(image).name and data["quality"] is not None
     assert data["metadata"]["prompt"] == prompt
+    assert f"{data['ai_generated']:.0%} by the AI-image expert" in out["notes"]  # an AGIQA-3K example
 
 
 def test_assess_without_text_shows_a_dash_for_alignment(app, examples):
