@@ -117,3 +117,15 @@ def test_quality_gate_tells_ai_images_from_photos(assessor, agiqa, data_root):
     assert all(0.0 <= p <= 1.0 for p in ai + photos)
     assert min(ai) > 0.5 and max(photos) < 0.5
     assert "ai_generated" in csv_columns()
+
+
+def test_block_dims_describe_the_pooled_image_vector(assessor, agiqa):
+    """The block prior is built from block_dims: they must tile pool_maps' vector exactly, and the quality
+    head must take that vector."""
+    from iqa_core import features
+
+    fm = assessor.encoder.encode_images([Image.open(agiqa[0].path).convert("RGB")])[0]
+    dims = assessor.encoder.image.block_dims
+    vec = features.pool_maps(fm.maps)
+    assert sum(dims) == len(vec) == assessor.heads["quality"].mean.shape[0]
+    assert len(dims) == 2 * len(fm.maps) * len(next(iter(fm.maps.values())))  # mean and std per map and size
