@@ -1,6 +1,6 @@
 """Gradio app: layout and event wiring over iqa_core. Run `python app.py` (the Hugging Face Space's app_file).
 
-Formatting lives in iqa_core.ui_format, figures in iqa_core.charts. One Assessor is loaded once and
+Formatting lives in iqa_core.render, workflows in iqa_core.workflows. One Assessor is loaded once and
 shared by every session. Serves on 0.0.0.0:7860 unless GRADIO_SERVER_PORT or PORT says otherwise.
 """
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from iqa_core import charts
-from iqa_core import ui_format as uf
+from iqa_core.render import charts
+from iqa_core.render import html as uf
 from iqa_core.runtime import configure_server
 from iqa_core.scores import SCORES
 
@@ -157,7 +157,7 @@ def run_batch(files, progress=gr.Progress()):
         inputs = uf.collect_batch_inputs([str(f) for f in files], work / "in")
         rows = list(inputs.problems)
         if inputs.files:
-            from iqa_core import batch
+            from iqa_core.workflows import batch
 
             assessor = get_assessor()
             n = len(inputs.files)
@@ -224,7 +224,7 @@ def example_rows() -> list[list[str]]:
                 if path.is_file():
                     rows.append([str(path), row.get("prompt") or ""])
     if not rows and EXAMPLES_DIR.is_dir():
-        from iqa_core.batch import list_images
+        from iqa_core.workflows.batch import list_images
 
         rows = [[str(p), ""] for p in list_images(EXAMPLES_DIR)]
     return rows

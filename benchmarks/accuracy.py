@@ -22,11 +22,13 @@ from sklearn.linear_model import LinearRegression
 from tqdm import tqdm
 
 from benchmarks.common import ROOT, table, write_json
-from iqa_core import datasets, fuse, train
-from iqa_core.classic import BrisqueScorer
-from iqa_core.encoders.registry import LiteEncoder
-from iqa_core.fit import CVResult, correlations, cross_val_predict, fit_expected, fit_ridge, folds
-from iqa_core.load import load_image
+from iqa_core.training import datasets
+from benchmarks.baselines import fuse
+from iqa_core.training import train
+from benchmarks.baselines.classic import BrisqueScorer
+from iqa_core.model.encoders.registry import LiteEncoder
+from iqa_core.training.fit import CVResult, correlations, cross_val_predict, fit_expected, fit_ridge, folds
+from iqa_core.inputs.load import load_image
 
 CACHE = ROOT / "cache"
 

@@ -6,7 +6,7 @@ that PARA has human scores for agree with people?
    DOWN (by at least 0.5 points) against the original, the mean change, and the share of images where it
    fell the most of the eight (specificity). Expected: darken/brighten -> lighting, desaturate -> colour,
    blur -> focus_detail, noise/JPEG q=10 -> technical, off-centre crop -> composition.
-2. PARA: 5-fold grouped CV SRCC (iqa_core.fit, the same folds and ridge as training, on the cached
+2. PARA: 5-fold grouped CV SRCC (iqa_core.training.fit, the same folds and ridge as training, on the cached
    training features) of composition, colour, focus_detail (dofScore) and lighting against PARA's human
    means, for the learned head alone and after the measured-evidence blend that attributes.py ships.
 
@@ -26,8 +26,10 @@ try:
 except ImportError:  # run as a script
     from common import table, write_json
 
-from iqa_core import attributes, datasets, measure
-from iqa_core.load import load_image
+from iqa_core.analysis import attributes
+from iqa_core.training import datasets
+from iqa_core.analysis import measure
+from iqa_core.inputs.load import load_image
 
 ATTRS = ("composition", "colour", "lighting", "focus_detail", "subject", "technical", "originality",
          "emotional_impact")
@@ -116,13 +118,13 @@ def edit_matrix(assessor, samples: list[datasets.Sample]) -> dict[str, dict]:
 # ------------------------------------------------------------------------------------------------- PARA
 def para_srcc() -> dict:
     """CV SRCC of the learned heads alone and blended with measured evidence, against PARA's humans.
-    The out-of-fold predictions (iqa_core.fit.cross_val_predict on train.featurize's cached features, the
+    The out-of-fold predictions (iqa_core.training.fit.cross_val_predict on train.featurize's cached features, the
     same folds and ridge as training) are cached in cache/ beside the features; quality for the blend is
     the shipped quality head on the same features (it never saw PARA)."""
-    from iqa_core import train
-    from iqa_core.encoders.registry import LiteEncoder
-    from iqa_core.fit import cross_val_predict, fit_ridge, srcc
-    from iqa_core.heads import load_heads
+    from iqa_core.training import train
+    from iqa_core.model.encoders.registry import LiteEncoder
+    from iqa_core.training.fit import cross_val_predict, fit_ridge, srcc
+    from iqa_core.model.heads import load_heads
 
     pa = train.featurize("para", LiteEncoder(), datasets.DEFAULT_ROOT)  # cached features (cache/)
     x = pa.x(train.IMAGE_INPUTS)

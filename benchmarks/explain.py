@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from benchmarks.common import table, write_json
-from iqa_core import datasets, writers
+from iqa_core.training import datasets
+from iqa_core.explain import writers
 from iqa_core.pipeline import Assessor
 
 

@@ -38,7 +38,7 @@ def _child(paths: list[str], prompt: str, threads: int, out: mp.Queue) -> None:
     import torch
     from PIL import Image
 
-    from iqa_core.load import ImageLoadError
+    from iqa_core.inputs.load import ImageLoadError
     from iqa_core.pipeline import Assessor
 
     if threads > 0:

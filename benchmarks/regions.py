@@ -1,7 +1,7 @@
 """Region map benchmark: does the worst-scored region point at the one part of the image we degraded?
 
 Each trial takes a dev image at its native size (agiqa3k, livec and para in turn, from the half of the dev
-images that the region detector never trained on: iqa_core.degrade.split), degrades ONE area of it
+images that the region detector never trained on: iqa_core.training.degrade.split), degrades ONE area of it
 (blur, noise, JPEG blocks, over-exposure, in turn; the area is a random rectangle or a random group of
 superpixels, in turn, covering 10-25% of the image), runs the real Assessor (preprocess -> forward), then
 splits and scores the image with every region method on the same feature maps:
@@ -10,7 +10,7 @@ splits and scores the image with every region method on the same feature maps:
   features    k-means on the backbone's 28x28 stage features + coordinates
 each scored three ways: "head" (the quality head on features pooled inside the region's mask),
 "head+evidence" (a hand-weighted formula over measured local statistics) and "head+detector" (the shipped
-default: the head times the learned detector's P(clean); see iqa_core/regions.py). The shipped
+default: the head times the learned detector's P(clean); see iqa_core/analysis/regions). The shipped
 configuration is also read back from the Assessment that postprocess returns.
 
 Hit (pointing game): the worst region's point - its centroid, or the mask pixel nearest to it when the
@@ -40,9 +40,9 @@ try:
 except ImportError:  # run as a script
     from common import table, write_json
 
-from iqa_core import regions
-from iqa_core.degrade import AREAS, DEGRADATIONS, SETS, images, make_trial
-from iqa_core.load import load_image
+from iqa_core.analysis import regions
+from iqa_core.training.degrade import AREAS, DEGRADATIONS, SETS, images, make_trial
+from iqa_core.inputs.load import load_image
 
 HIT_DEFINITION = ("hit = the worst region's centroid (or its mask pixel nearest the centroid) lies inside the "
                   "degraded area; chance = the share of the image's regions whose point lies inside it")

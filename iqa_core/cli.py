@@ -11,12 +11,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from . import batch
-from .load import ImageLoadError
+from iqa_core.workflows import batch
+from iqa_core.inputs.load import ImageLoadError
 
 
 def _assessor():
-    from .pipeline import Assessor
+    from iqa_core.pipeline import Assessor
 
     return Assessor()
 
@@ -30,8 +30,8 @@ def cmd_assess(args) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.overlay:
-        from .load import load_image
-        from .regions import overlay
+        from iqa_core.inputs.load import load_image
+        from iqa_core.analysis.regions import overlay
 
         overlay(load_image(args.image).image, result.regions).save(args.overlay)
     if args.json:

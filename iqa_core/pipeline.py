@@ -11,14 +11,20 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import __version__, attributes, explain, features, measure, regions, writers
-from .assessment import Assessment, Sentiment
-from .encoders.lite import FeatureMaps
-from .encoders.registry import LiteEncoder, get_encoder
-from .heads import HEADS_FILE, GatedHead, load_heads
-from .load import LoadedImage, load_image
-from .metadata import Metadata, from_user, merge
-from .scores import EMOTIONS
+from iqa_core import __version__
+from iqa_core.analysis import attributes
+from iqa_core.explain import facts as explain
+from iqa_core.model import features
+from iqa_core.analysis import measure
+from iqa_core.analysis import regions
+from iqa_core.explain import writers
+from iqa_core.assessment import Assessment, Sentiment
+from iqa_core.model.encoders.lite import FeatureMaps
+from iqa_core.model.encoders.registry import LiteEncoder, get_encoder
+from iqa_core.model.heads import HEADS_FILE, GatedHead, load_heads
+from iqa_core.inputs.load import LoadedImage, load_image
+from iqa_core.inputs.metadata import Metadata, from_user, merge
+from iqa_core.scores import EMOTIONS
 
 TEXT_PRIORITY = ("prompt", "caption", "tags")  # the text that alignment is measured against
 ZERO_SHOT_FIELDS = ("quality", "aesthetics", "alignment", "valence", "arousal", "emotions")
@@ -45,7 +51,7 @@ class Assessor:
         """scorer: optionally "hf:<id or folder>" / "local-dir:<folder>", a CLIP/SigLIP model whose zero-shot
         scores replace the lite heads' for the fields it can score (attributes and regions stay lite), or
         "mllm:<id or folder>", an image-text-to-text model that scores quality, aesthetics and alignment.
-        writer: the explanation writer, "template" (default) or "smollm2" (see iqa_core.writers)."""
+        writer: the explanation writer, "template" (default) or "smollm2" (see iqa_core.explain.writers)."""
         self.encoder = LiteEncoder()
         self.heads = load_heads(heads_path)
         self.models = dict(self.encoder.versions, heads=f"iqa_core-heads@{__version__}", explanation="template")
@@ -56,7 +62,7 @@ class Assessor:
         self.backends["explanation"] = self.writer.name
         self.zero_shot = None
         if scorer and scorer.startswith("mllm:"):
-            from .mllm import MLLMScorer
+            from iqa_core.model.encoders.mllm import MLLMScorer
 
             self.zero_shot = MLLMScorer(scorer)
             self.models["zero_shot"] = self.zero_shot.version

@@ -17,8 +17,8 @@ import plotly.graph_objects as go
 import pytest
 from PIL import Image, PngImagePlugin
 
-from iqa_core import charts
-from iqa_core import ui_format as uf
+from iqa_core.render import charts
+from iqa_core.render import html as uf
 from iqa_core.scores import ATTRIBUTES, SCORES
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance, ImageFilter
 
-from iqa_core import attributes, datasets
+from iqa_core.analysis import attributes
+from iqa_core.training import datasets
 
 ATTRS = ("composition", "colour", "lighting", "focus_detail", "subject", "technical", "originality",
          "emotional_impact")

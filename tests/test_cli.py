@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from iqa_core import batch, datasets
+from iqa_core.workflows import batch
+from iqa_core.training import datasets
 from tests.conftest import ROOT
 
 

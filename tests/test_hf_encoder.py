@@ -7,10 +7,9 @@ import pytest
 import torch
 from PIL import Image
 
-pytest.importorskip("transformers")
 from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPProcessor, CLIPTokenizer  # noqa: E402
 
-from iqa_core.encoders.hf import EMOTION_PROMPTS, HFClipEncoder, resolve_spec  # noqa: E402
+from iqa_core.model.encoders.hf import EMOTION_PROMPTS, HFClipEncoder, resolve_spec  # noqa: E402
 
 EMBED_DIM = 16
 KEYS = {"quality", "aesthetics", "alignment", "emotions", "valence", "arousal"}

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
-from iqa_core import load
-from iqa_core.load import MAX_WORKING_SIDE, ImageLoadError, LoadedImage, load_image
-from iqa_core.metadata import MAX_TEXT_CHARS, read_embedded
+from iqa_core.inputs import load
+from iqa_core.inputs.load import MAX_WORKING_SIDE, ImageLoadError, LoadedImage, load_image
+from iqa_core.inputs.metadata import MAX_TEXT_CHARS, read_embedded
 from tests.hostile_files import build_corpus, noise
 
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
-from iqa_core.metadata import (
+from iqa_core.inputs.metadata import (
     MAX_TAG_CHARS,
     MAX_TAGS,
     MAX_TEXT_CHARS,

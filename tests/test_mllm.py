@@ -5,13 +5,12 @@ import pytest
 import torch
 from PIL import Image
 
-pytest.importorskip("transformers")
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers  # noqa: E402
 from transformers import (CLIPImageProcessorPil, CLIPVisionConfig, LlamaConfig, LlavaConfig,  # noqa: E402
                           LlavaForConditionalGeneration, LlavaProcessor, PreTrainedTokenizerFast)
 
-from iqa_core import mllm  # noqa: E402
-from iqa_core.mllm import IntegerTokensError, MLLMScorer, expected_score, question  # noqa: E402
+from iqa_core.model.encoders import mllm  # noqa: E402
+from iqa_core.model.encoders.mllm import IntegerTokensError, MLLMScorer, expected_score, question  # noqa: E402
 
 SPECIALS = ["<pad>", "<unk>", "<s>", "</s>", "<image>"]
 WORDS = ("user assistant how good is the technical quality of this image sharpness noise artefacts and exposure "
@@ -151,7 +150,7 @@ def test_bad_specs(tmp_path):
 
 
 def test_assessor_uses_the_mllm_for_its_fields(folders, data_root):
-    from iqa_core import datasets
+    from iqa_core.training import datasets
     from iqa_core.pipeline import Assessor
 
     spec = f"mllm:{folders['integers']}"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from iqa_core import datasets
-from iqa_core.load import ImageLoadError
+from iqa_core.training import datasets
+from iqa_core.inputs.load import ImageLoadError
 from iqa_core.scores import ATTRIBUTES, EMOTIONS, SCORES
 
 
@@ -110,7 +110,7 @@ def test_png_prompt_is_read_from_the_file(assessor, agiqa):
 def test_quality_gate_tells_ai_images_from_photos(assessor, agiqa, data_root):
     """The quality head's gate leans on the AI-image expert for AGIQA-3K images and on the photo expert
     for LIVE-C phone photos; it is reported as ai_generated, in the JSON and the CSV columns."""
-    from iqa_core.batch import csv_columns
+    from iqa_core.workflows.batch import csv_columns
 
     ai = [assessor.assess(s.path).ai_generated for s in agiqa[1:200:40]]
     photos = [assessor.assess(s.path).ai_generated for s in datasets.load("livec", data_root)[1:200:40]]
@@ -122,7 +122,7 @@ def test_quality_gate_tells_ai_images_from_photos(assessor, agiqa, data_root):
 def test_block_dims_describe_the_pooled_image_vector(assessor, agiqa):
     """The block prior is built from block_dims: they must tile pool_maps' vector exactly, and the quality
     head must take that vector."""
-    from iqa_core import features
+    from iqa_core.model import features
 
     fm = assessor.encoder.encode_images([Image.open(agiqa[0].path).convert("RGB")])[0]
     dims = assessor.encoder.image.block_dims

@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from iqa_core import datasets, degrade, measure, regions
+from iqa_core.training import datasets
+from iqa_core.training import degrade
+from iqa_core.analysis import measure
+from iqa_core.analysis import regions
 
 PLACES = {"top left", "top", "top right", "left", "centre", "right", "bottom left", "bottom", "bottom right"}
 
@@ -134,7 +137,7 @@ def test_detector_round_trips_fortran_ordered_weights(tmp_path):
 
 
 def test_region_detector_trains_end_to_end_on_a_few_trials(data_root, tmp_path, monkeypatch):
-    from iqa_core import train_regions
+    from iqa_core.training import train_regions
 
     monkeypatch.setattr(train_regions, "CACHE", tmp_path)
     data = train_regions.collect(16, seed=3)

@@ -1,0 +1,101 @@
+"""The eight aesthetic attributes (after ArtiMuse), each a 0-100 score with the measured evidence behind it.
+
+Five are learned from PARA's human attribute scores (composition, colour, depth of field -> focus/detail,
+light -> lighting, content -> subject) and then blended with their own measured evidence (`blend`). Three
+are documented proxies:
+- technical: the quality score, less measured noise and JPEG blocks;
+- originality: how far the image's features lie from the dev images the heads were trained on;
+- emotional impact: arousal, distance of valence from neutral, and the share of non-neutral emotion.
+
+Why blend: PARA's raters score every attribute of a technically poor photo lower (a halo), and the heads
+learned that, so blur or noise dragged colour and lighting down as much as focus. `blend` takes half of the
+quality's deviation from PARA's median out of the learned score (HALO = 0.4; 0.5 would cost lighting and
+subject their PARA SRCC), then adds the attribute's own evidence (measure.py), in 0-100 points:
+  composition  = learned - HALO dq - 150 max(0, 0.2 - edge_distance)   (subject pushed against an edge)
+  colour       = learned - HALO dq + clip(30 (colourfulness - 0.15), -8, 4)
+  lighting     = learned - HALO dq - 60 (max(0, 0.25 - mean_luminance) + max(0, mean_luminance - 0.65))
+                         - 40 max(0, clipped_highlights - 0.03) - 40 max(0, crushed_shadows - 0.1)
+  focus_detail = learned - HALO dq - 8 max(0, ln(6 / (subject_sharpness + 0.5)))
+  subject      = learned - HALO dq
+  technical    = quality - 1.5 max(0, noise_sigma - 3) - 25 max(0, blockiness - 1.3)
+with dq = quality - Q_REF, all clipped to 0-100. The thresholds sit at the edges of PARA's own range
+(few rated photos are darker, brighter or more clipped), so the evidence speaks only where it is clear.
+benchmarks/attributes.py measures both what the blend buys (edits move the matching attribute) and what it
+costs (cross-validated SRCC against PARA's humans).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from iqa_core.assessment import Attribute
+
+LEARNED = {  # attribute -> head name
+    "composition": "attr_composition",
+    "colour": "attr_colour",
+    "focus_detail": "attr_focus_detail",
+    "lighting": "attr_lighting",
+    "subject": "attr_subject",
+}
+EVIDENCE = {  # attribute -> measured statistics that back it (see measure.py)
+    "composition": ("thirds_distance", "edge_distance", "balance", "subject_x", "subject_y"),
+    "colour": ("colourfulness", "mean_saturation", "clipped_channels"),
+    "lighting": ("mean_luminance", "clipped_highlights", "crushed_shadows", "contrast", "dynamic_range"),
+    "focus_detail": ("sharpness", "subject_sharpness", "background_sharpness", "focus_ratio"),
+    "subject": ("subject_spread", "top_concept_probability"),
+    "technical": ("noise_sigma", "blockiness", "sharpness"),
+    "originality": ("feature_distance",),
+    "emotional_impact": ("arousal", "valence_distance", "non_neutral_share"),
+}
+
+
+def _evidence(name: str, stats: dict[str, float]) -> dict[str, float]:
+    return {k: round(float(stats[k]), 4) for k in EVIDENCE[name] if k in stats}
+
+
+def originality(distance: float, quantiles: list[float]) -> float:
+    """Percentile of the image's feature distance among the training images' distances, 0-100."""
+    return float(np.interp(distance, quantiles, np.linspace(0, 100, len(quantiles))))
+
+
+HALO = 0.4  # share of the quality's deviation taken out of the learned attributes
+Q_REF = 43.3  # median quality score of PARA's dev images (the quality head's scale)
+
+
+def blend(name: str, learned: float, quality: float, stats: dict[str, float]) -> float:
+    """A learned attribute (0-100) blended with its measured evidence: the formulas in the module docstring."""
+    g = lambda k, d=0.0: float(stats.get(k, d))  # noqa: E731
+    score = learned - HALO * (quality - Q_REF)
+    if name == "composition":
+        score -= 150.0 * max(0.0, 0.2 - g("edge_distance", 0.5))
+    elif name == "colour":
+        score += float(np.clip(30.0 * (g("colourfulness", 0.15) - 0.15), -8.0, 4.0))
+    elif name == "lighting":
+        lum = g("mean_luminance", 0.45)
+        score -= (60.0 * (max(0.0, 0.25 - lum) + max(0.0, lum - 0.65))
+                  + 40.0 * max(0.0, g("clipped_highlights") - 0.03) + 40.0 * max(0.0, g("crushed_shadows") - 0.1))
+    elif name == "focus_detail":
+        score -= 8.0 * max(0.0, float(np.log(6.0 / (g("subject_sharpness", 6.0) + 0.5))))
+    return float(np.clip(score, 0.0, 100.0))
+
+
+def technical(quality: float, stats: dict[str, float]) -> float:
+    pen = 1.5 * max(0.0, stats.get("noise_sigma", 0.0) - 3.0) + 25.0 * max(0.0, stats.get("blockiness", 1.0) - 1.3)
+    return float(np.clip(quality - pen, 0.0, 100.0))
+
+
+def build(learned: dict[str, float], quality: float, stats: dict[str, float], emotions: dict[str, float],
+          valence: float, arousal: float, distance_quantiles: list[float]) -> dict[str, Attribute]:
+    stats = dict(stats, arousal=arousal, valence_distance=abs(valence - 5.0),
+                 non_neutral_share=1.0 - emotions.get("neutral", 0.0))
+    out = {name: Attribute(round(blend(name, learned[name], quality, stats), 1), "learned",
+                           dict(_evidence(name, stats), learned=round(float(learned[name]), 1)))
+           for name in LEARNED}
+    out["technical"] = Attribute(round(technical(quality, stats), 1), "measured",
+                                 dict(_evidence("technical", stats), quality=round(float(quality), 1)))
+    out["originality"] = Attribute(round(originality(stats["feature_distance"], distance_quantiles), 1),
+                                   "measured", _evidence("originality", stats))
+    impact = np.mean([(arousal - 1.0) / 8.0, abs(valence - 5.0) / 4.0, stats["non_neutral_share"]])
+    out["emotional_impact"] = Attribute(round(float(np.clip(impact, 0, 1) * 100), 1), "measured",
+                                        _evidence("emotional_impact", stats))
+    return {name: out[name] for name in ("composition", "colour", "lighting", "focus_detail", "subject",
+                                         "technical", "originality", "emotional_impact")}

@@ -1,0 +1,186 @@
+"""Learned heads: standardise the input features, one linear map, then a read-out.
+
+Every head is plain arrays in one safetensors file, so the shipped weights load without pickle and give
+exactly the scores measured at training time. Read-outs:
+- "regression": y = a * (x W + b) + c
+- "distribution": softmax(x W + b) over named classes
+- "expected": IOVQA: softmax over integer score classes, read back as the expected class value, then a, c
+A MeanHead averages heads over the same inputs (ridge and IOVQA, where the pair beats either alone); its
+members are stored as "<name>#0", "<name>#1". A GatedHead mixes one expert per image domain (AI-generated,
+photo) by a gate's domain probabilities; its parts are stored as "<name>@gate", "<name>@<domain>".
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+from iqa_core import WEIGHTS_DIR
+
+HEADS_FILE = WEIGHTS_DIR / "heads.safetensors"
+ARRAYS = ("mean", "scale", "weight", "bias", "class_values")
+# Weights are stored in float16: half the file (the IOVQA heads are 41 columns wide) for score changes under
+# 0.002 on the 0-100 scale; everything is float32 again once loaded.
+STORED = {"weight": np.float16}
+
+
+@dataclass
+class LinearHead:
+    name: str
+    kind: str
+    inputs: list[str]  # feature blocks concatenated in this order (see features.py)
+    mean: np.ndarray
+    scale: np.ndarray
+    weight: np.ndarray  # (D, K)
+    bias: np.ndarray  # (K,)
+    class_values: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    classes: list[str] = field(default_factory=list)
+    out_a: float = 1.0
+    out_c: float = 0.0
+    clip: tuple[float, float] | None = None
+    info: dict = field(default_factory=dict)  # training data, CV figures: travels into the model card
+
+    def raw(self, x: np.ndarray) -> np.ndarray:
+        z = (np.atleast_2d(x).astype(np.float32) - self.mean) / self.scale
+        return z @ self.weight + self.bias
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """(n,) scores for regression/expected heads, (n, K) probabilities for distribution heads."""
+        r = self.raw(x)
+        if self.kind == "regression":
+            y = self.out_a * r[:, 0] + self.out_c
+        else:
+            p = np.exp(r - r.max(1, keepdims=True))
+            p /= p.sum(1, keepdims=True)
+            if self.kind == "distribution":
+                return p
+            y = self.out_a * (p @ self.class_values) + self.out_c
+        return np.clip(y, *self.clip) if self.clip else y
+
+    def meta(self) -> dict:
+        return {"kind": self.kind, "inputs": self.inputs, "classes": self.classes, "out_a": self.out_a,
+                "out_c": self.out_c, "clip": self.clip, "info": self.info}
+
+
+@dataclass
+class MeanHead:
+    name: str
+    members: list[LinearHead]
+
+    @property
+    def inputs(self) -> list[str]:
+        return self.members[0].inputs
+
+    @property
+    def mean(self) -> np.ndarray:  # standardisation and training info are the same for every member
+        return self.members[0].mean
+
+    @property
+    def scale(self) -> np.ndarray:
+        return self.members[0].scale
+
+    @property
+    def info(self) -> dict:
+        return self.members[0].info
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.mean([m.predict(x) for m in self.members], axis=0)
+
+
+@dataclass
+class GatedHead:
+    """UniQA's light adapters on one representation: an expert per image domain, mixed by the gate's
+    probability of each domain, so one head serves AI-generated images and photos although their
+    datasets rank the same features differently."""
+    name: str
+    gate: LinearHead  # distribution over the domains
+    experts: dict[str, LinearHead | MeanHead]  # domain -> head
+
+    @property
+    def inputs(self) -> list[str]:
+        return self.gate.inputs
+
+    @property
+    def mean(self) -> np.ndarray:  # the gate saw every domain's images: its standardisation is the widest
+        return self.gate.mean
+
+    @property
+    def scale(self) -> np.ndarray:
+        return self.gate.scale
+
+    @property
+    def info(self) -> dict:
+        return self.gate.info
+
+    def domains(self, x: np.ndarray) -> np.ndarray:
+        """(n, domains) probabilities, in the order of gate.classes."""
+        return self.gate.predict(x)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        p = self.domains(x)
+        return sum(p[:, i] * self.experts[d].predict(x) for i, d in enumerate(self.gate.classes))
+
+
+Head = LinearHead | MeanHead | GatedHead
+
+
+def _flat(heads: dict[str, Head]) -> dict[str, LinearHead]:
+    out = {}
+    for n, h in heads.items():
+        if isinstance(h, MeanHead):
+            out.update({f"{n}#{i}": m for i, m in enumerate(h.members)})
+        elif isinstance(h, GatedHead):
+            out.update(_flat({f"{n}@gate": h.gate, **{f"{n}@{d}": e for d, e in h.experts.items()}}))
+        else:
+            out[n] = h
+    return out
+
+
+def _nest(flat: dict[str, LinearHead]) -> dict[str, Head]:
+    """The inverse of _flat: "#i" members into MeanHeads, then "@part" parts into GatedHeads."""
+    means: dict[str, Head] = {}
+    for key, head in flat.items():
+        base, sep, _ = key.partition("#")
+        if sep:
+            means.setdefault(base, MeanHead(base.split("@")[0], [])).members.append(head)
+        else:
+            means[key] = head
+    heads: dict[str, Head] = {}
+    for key, head in means.items():
+        base, sep, part = key.partition("@")
+        if not sep:
+            heads[key] = head
+            continue
+        gated = heads.setdefault(base, GatedHead(base, None, {}))
+        if part == "gate":
+            gated.gate = head
+        else:
+            gated.experts[part] = head
+    return heads
+
+
+def save_heads(heads: dict[str, Head], path: Path = HEADS_FILE) -> None:
+    flat = _flat(heads)
+    tensors = {f"{n}.{a}": np.ascontiguousarray(getattr(h, a), STORED.get(a, np.float32))
+               for n, h in flat.items() for a in ARRAYS}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path), metadata={"heads": json.dumps({n: h.meta() for n, h in flat.items()})})
+
+
+def load_heads(path: Path = HEADS_FILE) -> dict[str, Head]:
+    if not Path(path).exists():
+        raise FileNotFoundError(f"No trained heads at {path}; run `python -m iqa_core.training.train`.")
+    from safetensors import safe_open
+
+    with safe_open(str(path), "np") as fh:
+        metas = json.loads(fh.metadata()["heads"])
+    arrays = load_file(str(path))
+    flat = {}
+    for name, m in metas.items():
+        clip = m.pop("clip", None)
+        flat[name] = LinearHead(name=name.split("#")[0].split("@")[0], clip=tuple(clip) if clip else None, **m,
+                                **{a: arrays[f"{name}.{a}"].astype(np.float32) for a in ARRAYS})
+    return _nest(flat)
