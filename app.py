@@ -16,6 +16,11 @@ import gradio as gr
 
 from iqa_core.render import charts
 from iqa_core.render import html as uf
+from iqa_core.workflows import compare as compare_flow
+from iqa_core.workflows import explore as explore_flow
+from iqa_core.inputs import load
+from iqa_core.render.overlay import number_regions, overlay
+from iqa_core.workflows import uploads
 from iqa_core.runtime import configure_server
 from iqa_core.scores import SCORES
 
@@ -75,23 +80,22 @@ def _assess_empty(status: str) -> tuple:
 def assess(image, prompt="", negative_prompt="", tags="", caption=""):
     """Assess one uploaded image; outputs in the order of ASSESS_OUTPUTS."""
     try:
-        uf.check_file_size(image)
+        load.check_file_size(image)
         assessor = get_assessor()
-        prep = assessor.preprocess(image, prompt=prompt or None, negative_prompt=negative_prompt or None,
-                                   tags=tags or None, caption=caption or None)
-        result = assessor.postprocess(prep, assessor.forward([prep])[0])
-        from iqa_core.pipeline import overlay_image
+        done = assessor.assess_with_image(image, prompt=prompt or None, negative_prompt=negative_prompt or None,
+                                          tags=tags or None, caption=caption or None)
+        result = done.assessment
 
-        workdir = uf.new_workdir(WORK_ROOT)
-        json_path = uf.write_json(result, workdir)
+        workdir = uploads.new_workdir(WORK_ROOT)
+        json_path = uploads.write_json(result, workdir)
         # Handed to gradio as a file, which it caches atomically; a PIL image is written into its cache in
         # place, so two visitors assessing the same picture at once could fetch a half-written overlay.
-        overlay = workdir / "regions.png"
-        uf.number_regions(overlay_image(result, prep.loaded.image), result).save(overlay)
+        overlay_path = workdir / "regions.png"
+        number_regions(overlay(done.image, result.regions), result).save(overlay_path)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence, the server keeps serving
         return _assess_empty(_fail(exc))
     return ("", uf.score_cards_html(result), charts.radar(result), charts.emotions_bar(result.emotions),
-            charts.valence_arousal(result.valence, result.arousal), str(overlay), uf.region_rows(result),
+            charts.valence_arousal(result.valence, result.arousal), str(overlay_path), uf.region_rows(result),
             uf.explanation_markdown(result), str(json_path), uf.notes_html(result))
 
 
@@ -119,25 +123,25 @@ def compare(files, prompt=""):
         if len(paths) > MAX_COMPARE:
             notes.append(f"Compare takes up to {MAX_COMPARE} images; used the first {MAX_COMPARE}.")
             paths = paths[:MAX_COMPARE]
-        names_all = uf.compare_names(paths)
+        names_all = compare_flow.compare_names(paths)
         assessor = get_assessor()
         results, names, shown = [], [], []
         for path, name in zip(paths, names_all):
             try:
-                uf.check_file_size(path)
+                load.check_file_size(path)
                 results.append(assessor.assess(path, name=name, prompt=prompt or None))
                 names.append(name)
                 shown.append(path)
-            except uf.ImageLoadError as exc:
+            except load.ImageLoadError as exc:
                 notes.append(f"{name}: {exc}")
         if len(results) < 2:
-            raise uf.UserError(" ".join(notes + ["Choose at least two readable images to compare."]))
-        headers, rows = uf.compare_table(results, names)
+            raise load.UserError(" ".join(notes + ["Choose at least two readable images to compare."]))
+        headers, rows = compare_flow.compare_table(results, names)
         gallery = [(p, f"{n} · quality {uf.format_value('quality', r.quality)}")
                    for p, n, r in zip(shown, names, results)]
         status = uf.message_html(" ".join(notes), "warning") if notes else ""
         return (status, gallery, charts.radar(results, names, title="Attributes, overlaid"),
-                {"headers": headers, "data": rows}, uf.compare_summary(results, names))
+                {"headers": headers, "data": rows}, compare_flow.compare_summary(results, names))
     except Exception as exc:  # noqa: BLE001
         return _fail(exc), [], charts.empty("Attributes appear here"), empty_table, ""
 
@@ -151,10 +155,10 @@ def run_batch(files, progress=gr.Progress()):
     empty_table = {"headers": uf.BATCH_COLUMNS, "data": []}
     try:
         if not files:
-            raise uf.UserError("Upload some images or a .zip of images first.")
-        work = uf.new_workdir(WORK_ROOT)
+            raise load.UserError("Upload some images or a .zip of images first.")
+        work = uploads.new_workdir(WORK_ROOT)
         progress(0, desc="Unpacking")
-        inputs = uf.collect_batch_inputs([str(f) for f in files], work / "in")
+        inputs = uploads.collect_batch_inputs([str(f) for f in files], work / "in")
         rows = list(inputs.problems)
         if inputs.files:
             from iqa_core.workflows import batch
@@ -165,8 +169,8 @@ def run_batch(files, progress=gr.Progress()):
                 rows.append(row)
                 progress((i, n), desc="Assessing", unit="images")
         if not rows:
-            raise uf.UserError("No files to assess were found in the upload.")
-        csv_path, jsonl_path = uf.write_results(rows, work)
+            raise load.UserError("No files to assess were found in the upload.")
+        csv_path, jsonl_path = uploads.write_results(rows, work)
         return ("", uf.batch_summary(rows), uf.batch_table_value(rows),
                 charts.score_histograms(rows), charts.score_scatter(rows), [str(csv_path), str(jsonl_path)],
                 uf.errors_markdown(rows))
@@ -182,10 +186,10 @@ EXPLORE_OUTPUTS = ("status", "note", "scatter", "gallery")
 def explore(folder, labels="", human_column=None, score="quality", limit=100, progress=gr.Progress()):
     """Predicted score against human scores for a labelled server folder; outputs: EXPLORE_OUTPUTS."""
     try:
-        result = uf.run_explore(get_assessor(), folder, labels, human_column, score, limit, EXPLORE_ROOTS,
+        result = explore_flow.run_explore(get_assessor(), folder, labels, human_column, score, limit, EXPLORE_ROOTS,
                                 progress=lambda i, n: progress((i, n), desc="Assessing", unit="images"))
         if result.n < 3:
-            raise uf.UserError(f"Only {result.n} images could be scored; at least 3 are needed. {result.note}")
+            raise load.UserError(f"Only {result.n} images could be scored; at least 3 are needed. {result.note}")
         highlight = [result.names[i] for i in result.disagreements]
         fig = charts.predicted_vs_human(result.predicted, result.human, result.names, result.score,
                                         result.human_column, highlight,
@@ -193,7 +197,7 @@ def explore(folder, labels="", human_column=None, score="quality", limit=100, pr
         note = (f"Predicted **{result.score}** against human **{result.human_column}**. The orange points are the "
                 f"{len(highlight)} largest disagreements by rank, shown below with each image's rank by the humans "
                 f"and by the model (#1 = highest). {result.note}")
-        return "", note, fig, uf.disagreement_gallery(result)
+        return "", note, fig, explore_flow.disagreement_gallery(result)
     except Exception as exc:  # noqa: BLE001
         return _fail(exc), "", charts.empty("The scatter appears here"), []
 
@@ -201,13 +205,13 @@ def explore(folder, labels="", human_column=None, score="quality", limit=100, pr
 def explore_columns(folder, labels="", score="quality"):
     """Choices for the human-score dropdown: the numeric columns of the labels CSV."""
     try:
-        root = uf.resolve_allowed(folder, EXPLORE_ROOTS, "folder")
-        csv_path = (uf.resolve_allowed(labels, EXPLORE_ROOTS, "labels CSV") if labels and labels.strip()
-                    else uf.default_labels_path(root))
+        root = explore_flow.resolve_allowed(folder, EXPLORE_ROOTS, "folder")
+        csv_path = (explore_flow.resolve_allowed(labels, EXPLORE_ROOTS, "labels CSV") if labels and labels.strip()
+                    else explore_flow.default_labels_path(root))
         if csv_path is None or not csv_path.is_file():
             return gr.update(choices=[], value=None)
-        _, numeric = uf.read_labels(csv_path)
-        return gr.update(choices=numeric, value=uf.guess_human_column(numeric, score))
+        _, numeric = explore_flow.read_labels(csv_path)
+        return gr.update(choices=numeric, value=explore_flow.guess_human_column(numeric, score))
     except Exception:  # noqa: BLE001 - typing a path: stay quiet until it points somewhere useful
         return gr.update(choices=[], value=None)
 
@@ -366,7 +370,7 @@ def build_demo() -> gr.Blocks:
                     with gr.Column(scale=2, min_width=300):
                         b_files = gr.File(file_count="multiple", file_types=["image", ".zip", ".csv"],
                                           label="Images or .zip files", elem_id="batch-files")
-                        gr.Markdown(f"Up to {uf.MAX_BATCH_FILES} images, {uf.MAX_ZIP_BYTES // uf.MB} MB unpacked. "
+                        gr.Markdown(f"Up to {uploads.MAX_BATCH_FILES} images, {uploads.MAX_ZIP_BYTES // uploads.MB} MB unpacked. "
                                     "Add a CSV with an `image` column and any of `prompt`, `negative_prompt`, "
                                     "`tags`, `caption` to measure alignment.", elem_classes="iqa-small")
                         b_btn = gr.Button("Assess all", variant="primary", elem_id="batch-button")
@@ -396,7 +400,7 @@ def build_demo() -> gr.Blocks:
                 gr.Markdown(
                     "Compare predictions with human scores on a labelled folder **on this server**: a folder of "
                     "images and a CSV with an `image` column and numeric score columns (for example "
-                    f"`shared/data/<set>/labels.csv`). Up to {uf.MAX_EXPLORE} images per run.",
+                    f"`shared/data/<set>/labels.csv`). Up to {explore_flow.MAX_EXPLORE} images per run.",
                     elem_classes="iqa-small")
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=2, min_width=300):
@@ -407,7 +411,7 @@ def build_demo() -> gr.Blocks:
                                                   min_width=140)
                             e_score = gr.Dropdown(label="Predicted score", choices=list(SCORES), value="quality",
                                                   min_width=140)
-                        e_limit = gr.Slider(10, uf.MAX_EXPLORE, value=100, step=10, label="Images (at most)")
+                        e_limit = gr.Slider(10, explore_flow.MAX_EXPLORE, value=100, step=10, label="Images (at most)")
                         e_btn = gr.Button("Compare with humans", variant="primary", elem_id="explore-button")
                         ex, ex_labels = explore_examples()
                         e_examples = gr.Examples(

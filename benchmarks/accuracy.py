@@ -26,7 +26,7 @@ from iqa_core.training import datasets
 from benchmarks.baselines import fuse
 from iqa_core.training import train
 from benchmarks.baselines.classic import BrisqueScorer
-from iqa_core.model.encoders.registry import LiteEncoder
+from iqa_core.model.encoders.lite import LiteEncoder
 from iqa_core.training.fit import CVResult, correlations, cross_val_predict, fit_expected, fit_ridge, folds
 from iqa_core.inputs.load import load_image
 

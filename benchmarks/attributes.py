@@ -122,7 +122,7 @@ def para_srcc() -> dict:
     same folds and ridge as training) are cached in cache/ beside the features; quality for the blend is
     the shipped quality head on the same features (it never saw PARA)."""
     from iqa_core.training import train
-    from iqa_core.model.encoders.registry import LiteEncoder
+    from iqa_core.model.encoders.lite import LiteEncoder
     from iqa_core.training.fit import cross_val_predict, fit_ridge, srcc
     from iqa_core.model.heads import load_heads
 

@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         for method in regions.METHODS:
             for scoring in regions.SCORINGS:
                 t0 = time.perf_counter()
-                segs, scores, _ = regions.compute(out["fm"], quality.predict, bad, method, scoring)
+                segs, scores, _ = regions.compute(out.maps, quality.predict, bad, method, scoring)
                 times[(method, scoring)].append((time.perf_counter() - t0) * 1000)
                 rows[(method, scoring)].append(dict(judge([s.mask for s in segs], scores, degraded),
                                                     kind=kind, area=area, set=SETS[i % 3]))

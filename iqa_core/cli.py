@@ -24,16 +24,16 @@ def _assessor():
 def cmd_assess(args) -> int:
     assessor = _assessor()
     try:
-        result = assessor.assess(args.image, prompt=args.prompt, tags=args.tags, caption=args.caption,
-                                 negative_prompt=args.negative_prompt)
+        done = assessor.assess_with_image(args.image, prompt=args.prompt, tags=args.tags, caption=args.caption,
+                                          negative_prompt=args.negative_prompt)
     except ImageLoadError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    result = done.assessment
     if args.overlay:
-        from iqa_core.inputs.load import load_image
-        from iqa_core.analysis.regions import overlay
+        from iqa_core.render.overlay import overlay
 
-        overlay(load_image(args.image).image, result.regions).save(args.overlay)
+        overlay(done.image, result.regions).save(args.overlay)
     if args.json:
         print(result.to_json(indent=2))
         return 0

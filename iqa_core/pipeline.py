@@ -1,5 +1,6 @@
-"""The assessment pipeline: preprocess (decode, metadata) -> forward (encode, heads) -> postprocess
-(attributes, regions, explanation), as Hugging Face's Pipeline splits it. Plain data in, Assessment out.
+"""The assessment pipeline, as Hugging Face's Pipeline splits it: preprocess (decode, metadata) -> forward
+(encode, heads) -> postprocess (measures, attributes, regions, explanation), with typed hand-offs between
+the stages (Prepared, ModelOutputs). Plain data in, Assessment out; `assess` is the one public call.
 """
 from __future__ import annotations
 
@@ -11,30 +12,47 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from iqa_core import __version__
-from iqa_core.analysis import attributes
-from iqa_core.explain import facts as explain
-from iqa_core.model import features
-from iqa_core.analysis import measure
-from iqa_core.analysis import regions
-from iqa_core.explain import writers
+from iqa_core import __version__, explain
+from iqa_core.analysis import attributes, measure, regions
 from iqa_core.assessment import Assessment, Sentiment
-from iqa_core.model.encoders.lite import FeatureMaps
-from iqa_core.model.encoders.registry import LiteEncoder, get_encoder
-from iqa_core.model.heads import HEADS_FILE, GatedHead, load_heads
+from iqa_core.explain import writers
 from iqa_core.inputs.load import LoadedImage, load_image
 from iqa_core.inputs.metadata import Metadata, from_user, merge
-from iqa_core.scores import EMOTIONS
+from iqa_core.model import features
+from iqa_core.model.encoders.lite import FeatureMaps, LiteEncoder
+from iqa_core.model.heads import HEADS_FILE, GatedHead, check_encoder, load_heads
+from iqa_core.registry import create, parse
+from iqa_core.scores import EMOTIONS, TEXT_PRIORITY
 
-TEXT_PRIORITY = ("prompt", "caption", "tags")  # the text that alignment is measured against
-ZERO_SHOT_FIELDS = ("quality", "aesthetics", "alignment", "valence", "arousal", "emotions")
+FIELDS = ("quality", "aesthetics", "alignment", "valence", "arousal", "emotions", "sentiment", "attributes",
+          "regions", "explanation")
 
 
 @dataclass
 class Prepared:
+    """preprocess -> forward: the decoded image and its merged metadata."""
     loaded: LoadedImage
     metadata: Metadata
     timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class ModelOutputs:
+    """forward -> postprocess: the encoder's maps, the feature blocks and every head's output."""
+    maps: FeatureMaps
+    blocks: dict[str, np.ndarray]
+    text: str | None  # the text alignment was measured against
+    scores: dict[str, float]  # quality, aesthetics, alignment (with text), valence, arousal, attr_* heads
+    emotions: np.ndarray  # (7,) in scores.EMOTIONS order
+    p_positive: float
+    ai_generated: float | None = None  # the quality gate's AI-image share, where the head has a gate
+
+
+@dataclass
+class Assessed:
+    """What `assess_with_image` returns: the result and the decoded image it was computed on."""
+    assessment: Assessment
+    image: Image.Image
 
 
 @contextmanager
@@ -48,29 +66,22 @@ class Assessor:
     """Loads every model once; `assess` is safe to call from many threads one at a time per call."""
 
     def __init__(self, heads_path: Path = HEADS_FILE, scorer: str | None = None, writer: str = "template"):
-        """scorer: optionally "hf:<id or folder>" / "local-dir:<folder>", a CLIP/SigLIP model whose zero-shot
-        scores replace the lite heads' for the fields it can score (attributes and regions stay lite), or
-        "mllm:<id or folder>", an image-text-to-text model that scores quality, aesthetics and alignment.
-        writer: the explanation writer, "template" (default) or "smollm2" (see iqa_core.explain.writers)."""
+        """scorer: optionally a spec (see iqa_core.registry) of a zero-shot backend, "hf:<id or folder>" /
+        "local-dir:<folder>" (CLIP/SigLIP) or "mllm:<id or folder>", whose scores replace the lite heads' for
+        the fields it can score (attributes and regions stay lite). writer: the explanation writer's spec."""
         self.encoder = LiteEncoder()
         self.heads = load_heads(heads_path)
-        self.models = dict(self.encoder.versions, heads=f"iqa_core-heads@{__version__}", explanation="template")
-        self.backends = {k: "lite" for k in ("quality", "aesthetics", "alignment", "valence", "arousal",
-                                             "emotions", "sentiment", "attributes", "regions", "explanation")}
+        check_encoder(heads_path, self.encoder.image.config)
         self.writer = writers.get_writer(writer)
-        self.models["explanation"] = self.writer.version
-        self.backends["explanation"] = self.writer.name
-        self.zero_shot = None
-        if scorer and scorer.startswith("mllm:"):
-            from iqa_core.model.encoders.mllm import MLLMScorer
-
-            self.zero_shot = MLLMScorer(scorer)
+        self.models = dict(self.encoder.versions, heads=f"iqa_core-heads@{__version__}",
+                           explanation=self.writer.version)
+        self.backends = dict.fromkeys(FIELDS, "lite") | {"explanation": self.writer.name}
+        self.zero_shot, self.zero_shot_fields = None, ()
+        if scorer:
+            spec = parse(scorer, "scorer")
+            self.zero_shot, self.zero_shot_fields = create(spec), spec.backend.fields
             self.models["zero_shot"] = self.zero_shot.version
-            self.backends.update({k: scorer for k in self.zero_shot.fields})
-        elif scorer:
-            self.zero_shot = get_encoder(scorer)
-            self.models["zero_shot"] = self.zero_shot.version
-            self.backends.update({k: scorer for k in ZERO_SHOT_FIELDS})
+            self.backends.update(dict.fromkeys(self.zero_shot_fields, spec.raw))
 
     # -- preprocess -------------------------------------------------------------------------------------
     def preprocess(self, src, name: str | None = None, prompt: str | None = None, tags=None,
@@ -84,11 +95,7 @@ class Assessor:
         return Prepared(loaded, meta, timings)
 
     # -- forward ----------------------------------------------------------------------------------------
-    def _alignment_text(self, meta: Metadata) -> str | None:
-        sources = meta.text_sources()
-        return next((sources[k] for k in TEXT_PRIORITY if sources.get(k)), None)
-
-    def forward(self, batch: list[Prepared]) -> list[dict]:
+    def forward(self, batch: list[Prepared]) -> list[ModelOutputs]:
         t0 = time.perf_counter()
         maps = self.encoder.encode_images([p.loaded.image for p in batch])
         encode_ms = (time.perf_counter() - t0) * 1000.0 / len(batch)
@@ -99,87 +106,84 @@ class Assessor:
                 outs.append(self._heads(prep, fm))
         return outs
 
-    def _heads(self, prep: Prepared, fm: FeatureMaps) -> dict:
+    def _heads(self, prep: Prepared, fm: FeatureMaps) -> ModelOutputs:
         names = self.encoder.name_embeddings
         blocks = features.image_blocks(fm, names)
-        text = self._alignment_text(prep.metadata)
+        sources = prep.metadata.text_sources()
+        text = next((sources[k] for k in TEXT_PRIORITY if sources.get(k)), None)
         if text:
             blocks.update(features.text_blocks(self.encoder.text.embed([text])[0], fm.concepts, names))
-        out = {"fm": fm, "blocks": blocks, "has_text": bool(text)}
+        raw, ai_generated = {}, None
         for name, head in self.heads.items():
             if name == "alignment" and not text:
                 continue
             x = features.stack(blocks, head.inputs)[None]
-            out[name] = head.predict(x)[0]
+            raw[name] = head.predict(x)[0]
             if isinstance(head, GatedHead) and name == "quality":
-                out["ai_generated"] = float(head.domains(x)[0, head.gate.classes.index("ai")])
+                ai_generated = float(head.domains(x)[0, head.gate.classes.index("ai")])
         if self.zero_shot is not None:
-            fields = getattr(self.zero_shot, "fields", ZERO_SHOT_FIELDS)
-            extra = {"metadata": [prep.metadata.text_sources()]} if fields != ZERO_SHOT_FIELDS else {}
-            zs = self.zero_shot.zero_shot([prep.loaded.image], [text], **extra)[0]
-            out.update({k: zs[k] for k in fields if k != "emotions" and zs.get(k) is not None})
-            if "emotions" in fields:
-                out["emotions"] = np.array([zs["emotions"][e] for e in EMOTIONS])
-        return out
+            zs = self.zero_shot.zero_shot([prep.loaded.image], [text], metadata=[sources])[0]
+            raw.update({k: zs[k] for k in self.zero_shot_fields if k != "emotions" and zs.get(k) is not None})
+            if "emotions" in self.zero_shot_fields:
+                raw["emotions"] = np.array([zs["emotions"][e] for e in EMOTIONS])
+        scores = {k: float(v) for k, v in raw.items() if k not in ("emotions", "sentiment")}
+        return ModelOutputs(fm, blocks, text, scores, np.asarray(raw["emotions"]), float(raw["sentiment"][1]),
+                            ai_generated)
 
     # -- postprocess ------------------------------------------------------------------------------------
-    def postprocess(self, prep: Prepared, out: dict) -> Assessment:
+    def postprocess(self, prep: Prepared, out: ModelOutputs) -> Assessment:
         t = prep.timings
         img = prep.loaded.image
-        quality = float(out["quality"])
-        emotions = {e: round(float(p), 4) for e, p in zip(EMOTIONS, out["emotions"])}
-        valence, arousal = float(out["valence"]), float(out["arousal"])
-        p_pos = float(out["sentiment"][1])
+        s = out.scores
+        quality, aesthetics, alignment = s["quality"], s["aesthetics"], s.get("alignment")
+        emotions = {e: round(float(p), 4) for e, p in zip(EMOTIONS, out.emotions)}
+        valence, arousal = s["valence"], s["arousal"]
+        p_pos = out.p_positive
         sentiment = Sentiment("positive" if p_pos >= 0.5 else "negative", round(max(p_pos, 1 - p_pos), 4))
+        q = self.heads["quality"]
         with _timed(t, "attributes"):
-            stats = measure.measure(img)
-            stats["top_concept_probability"] = float(out["fm"].concepts.max())
-            stats["feature_distance"] = self._feature_distance(out["blocks"]["image"])
-            learned = {a: float(out[h]) for a, h in attributes.LEARNED.items()}
+            working = measure.WorkingCopy.of(img)  # measured once, read by the attributes and the regions
+            stats = measure.measure(working)
+            stats["top_concept_probability"] = float(out.maps.concepts.max())
+            stats["feature_distance"] = features.feature_distance(out.blocks["image"], q.mean, q.scale)
+            learned = {a: s[h] for a, h in attributes.LEARNED.items()}
             attrs = attributes.build(learned, quality, stats, emotions, valence, arousal,
-                                     self.heads["quality"].info["distance_quantiles"])
+                                     q.info["distance_quantiles"])
         with _timed(t, "regions"):
-            q = self.heads["quality"]
-            region_list = regions.score_regions(out["fm"], lambda x: q.predict(x), image=img)
-        seen_as = features.auto_tags(out["fm"].concepts, self.encoder.names)
-        alignment = float(out["alignment"]) if "alignment" in out else None
+            region_list = regions.score_regions(out.maps, q.predict, image=img, working=working)
+        seen_as = features.auto_tags(out.maps.concepts, self.encoder.names)
         with _timed(t, "explanation"):
-            facts = explain.gather(quality, float(out["aesthetics"]), alignment, attrs, region_list, emotions,
-                                   sentiment.label, valence, arousal, seen_as, stats, metadata=prep.metadata,
-                                   text_priority=TEXT_PRIORITY, support=explain.ConceptSupport(
-                                       lambda texts: self.encoder.text.embed(texts), self.encoder.name_embeddings,
-                                       self.encoder.names, out["fm"].concepts))
+            facts = explain.gather(quality, aesthetics, alignment, attrs, region_list, emotions, sentiment.label,
+                                   valence, arousal, seen_as, stats, metadata=prep.metadata,
+                                   support=explain.ConceptSupport(self.encoder.text.embed,
+                                                                  self.encoder.name_embeddings,
+                                                                  self.encoder.names, out.maps.concepts))
             written = writers.explain(facts, self.writer)
-            text = written.text
         meta = prep.metadata.to_dict()
         meta["auto_tags"] = seen_as
         t["total"] = round(sum(v for k, v in t.items() if k != "total"), 2)
         return Assessment(
             image=prep.loaded.name, width=prep.loaded.original_size[0], height=prep.loaded.original_size[1],
-            quality=round(quality, 2), aesthetics=round(float(out["aesthetics"]), 2),
+            quality=round(quality, 2), aesthetics=round(aesthetics, 2),
             alignment=None if alignment is None else round(alignment, 2),
             valence=round(valence, 3), arousal=round(arousal, 3), emotions=emotions, sentiment=sentiment,
-            attributes=attrs, regions=region_list, metadata=meta, explanation=text, timings_ms=dict(t),
+            attributes=attrs, regions=region_list, metadata=meta, explanation=written.text, timings_ms=dict(t),
             models=dict(self.models, **written.models()), backends=dict(self.backends, explanation=written.writer),
             notes=list(prep.loaded.notes),
-            ai_generated=round(out["ai_generated"], 4) if "ai_generated" in out else None)
-
-    def _feature_distance(self, image_block: np.ndarray) -> float:
-        q = self.heads["quality"]
-        z = (image_block - q.mean) / q.scale
-        return float(np.sqrt(np.mean(z * z)))
+            ai_generated=None if out.ai_generated is None else round(out.ai_generated, 4))
 
     # -- public ---------------------------------------------------------------------------------------
-    def assess(self, src, **kwargs) -> Assessment:
+    def assess_with_image(self, src, **kwargs) -> Assessed:
+        """As `assess`, with the decoded image (oriented, RGB, size-capped) for an overlay."""
         prep = self.preprocess(src, **kwargs)
-        return self.postprocess(prep, self.forward([prep])[0])
+        return Assessed(self.postprocess(prep, self.forward([prep])[0]), prep.loaded.image)
+
+    def assess(self, src, **kwargs) -> Assessment:
+        """src: a path, bytes or a PIL image; kwargs: name, prompt, negative_prompt, tags, caption."""
+        return self.assess_with_image(src, **kwargs).assessment
 
     def assess_batch(self, items: list[tuple[object, dict]]) -> list[Assessment]:
         """items: (src, keyword arguments of preprocess). Raises ImageLoadError for the first bad item;
-        use the CLI's batch runner to keep going past bad files."""
+        use workflows.batch to keep going past bad files."""
         preps = [self.preprocess(src, **kw) for src, kw in items]
         return [self.postprocess(p, o) for p, o in zip(preps, self.forward(preps))]
-
-
-def overlay_image(assessment: Assessment, image: Image.Image) -> Image.Image:
-    return regions.overlay(image, assessment.regions)

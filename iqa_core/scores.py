@@ -41,6 +41,18 @@ SCORES: dict[str, ScoreSpec] = {
     )
 }
 
+# The attributes as a sentence names them (the radar and tables capitalise these).
+ATTRIBUTE_LABELS: dict[str, str] = {
+    "composition": "composition", "colour": "colour", "lighting": "lighting", "focus_detail": "focus and detail",
+    "subject": "subject", "technical": "technical quality", "originality": "originality",
+    "emotional_impact": "emotional impact"}
+
+# The text that alignment is measured against: the first of these the metadata has.
+TEXT_PRIORITY: tuple[str, ...] = ("prompt", "caption", "tags")
+
+# The kinds of local damage the region detector tells apart (besides "clean"), which training synthesises.
+ISSUES: tuple[str, ...] = ("blur", "noise", "jpeg", "overexposure")
+
 EMOTIONS: tuple[str, ...] = ("anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral")
 
 ATTRIBUTES: dict[str, str] = {
@@ -53,9 +65,3 @@ ATTRIBUTES: dict[str, str] = {
     "originality": "How unusual the image is compared with common photos.",
     "emotional_impact": "How strongly the image evokes a feeling.",
 }
-
-
-def scale_to_range(name: str, unit: float) -> float:
-    """Map a value in [0, 1] onto the score's range."""
-    spec = SCORES[name]
-    return spec.low + (spec.high - spec.low) * min(max(unit, 0.0), 1.0)

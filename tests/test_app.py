@@ -19,6 +19,7 @@ from PIL import Image, PngImagePlugin
 
 from iqa_core.render import charts
 from iqa_core.render import html as uf
+from iqa_core.workflows import compare, uploads
 from iqa_core.scores import ATTRIBUTES, SCORES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,7 +115,7 @@ def test_compare_two_examples_marks_a_best_per_score(app, examples):
     assert len(rows) == 2
     for score in ("quality", "aesthetics", "valence", "arousal"):
         col = headers.index(score)
-        assert sum(uf.STAR in r[col] for r in rows) >= 1, score
+        assert sum(compare.STAR in r[col] for r in rows) >= 1, score
     assert all(r[headers.index("alignment")] == "—" for r in rows)  # no prompt
     assert "separates them most" in out["summary"]
     assert len(out["radar"].data) == 2 and len(out["gallery"]) == 2
@@ -131,7 +132,7 @@ def test_compare_summary_names_the_largest_gap():
         return {"quality": q, "aesthetics": a, "alignment": None, "valence": 5.0, "arousal": 5.0,
                 "attributes": {k: {"score": 50.0} for k in ATTRIBUTES}}
 
-    text = uf.compare_summary([row(80, 52), row(30, 50)], ["a.jpg", "b.jpg"])
+    text = compare.compare_summary([row(80, 52), row(30, 50)], ["a.jpg", "b.jpg"])
     assert text.startswith("What separates them most is quality: a.jpg has 80 and b.jpg 30")
 
 
@@ -162,7 +163,7 @@ def test_batch_zip_refuses_escaping_members(tmp_path):
         zf.writestr(link, "/etc/passwd")
         zf.writestr("__MACOSX/._a.jpg", b"x")
     out = tmp_path / "out"
-    got = uf.collect_batch_inputs([str(buf)], out)
+    got = uploads.collect_batch_inputs([str(buf)], out)
     assert [f.relative_to(out).as_posix() for f in got.files] == ["ok/a.jpg"]
     reasons = {r["image"]: r["error"] for r in got.problems}
     assert any("'..'" in e for e in reasons.values())
@@ -173,13 +174,13 @@ def test_batch_zip_refuses_escaping_members(tmp_path):
 
 
 def test_batch_zip_caps_member_count(tmp_path, monkeypatch):
-    monkeypatch.setattr(uf, "MAX_BATCH_FILES", 3)
+    monkeypatch.setattr(uploads, "MAX_BATCH_FILES", 3)
     buf = tmp_path / "many.zip"
     with zipfile.ZipFile(buf, "w") as zf:
         for i in range(5):
             zf.writestr(f"{i}.jpg", b"x")
-    budget = {"files": 3, "bytes": uf.MAX_ZIP_BYTES}
-    files, problems = uf.extract_zip(buf, tmp_path / "out", budget)
+    budget = {"files": 3, "bytes": uploads.MAX_ZIP_BYTES}
+    files, problems = uploads.extract_zip(buf, tmp_path / "out", budget)
     assert files == [] and "5 files" in problems[0]["error"]
 
 

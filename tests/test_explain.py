@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from iqa_core.explain import facts as explain
+from iqa_core import explain
 from iqa_core.assessment import Attribute, Region
 from iqa_core.inputs.metadata import Metadata
 from iqa_core.explain.writers import Explanation, check, get_writer

@@ -9,7 +9,8 @@ from PIL import Image
 
 from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPProcessor, CLIPTokenizer  # noqa: E402
 
-from iqa_core.model.encoders.hf import EMOTION_PROMPTS, HFClipEncoder, resolve_spec  # noqa: E402
+from iqa_core.model.encoders.hf import EMOTION_PROMPTS, HFClipEncoder  # noqa: E402
+from iqa_core.registry import parse  # noqa: E402
 
 EMBED_DIM = 16
 KEYS = {"quality", "aesthetics", "alignment", "emotions", "valence", "arousal"}
@@ -54,16 +55,21 @@ def _images():
     return [noise, flat, grey]
 
 
+def _target(spec):
+    s = parse(spec)
+    return s.target, s.local
+
+
 def test_resolve_spec(tmp_path):
-    assert resolve_spec("hf:openai/clip-vit-base-patch32") == ("openai/clip-vit-base-patch32", False)
-    assert resolve_spec(f"hf:{tmp_path}") == (str(tmp_path), True)
-    assert resolve_spec(f"local-dir:{tmp_path}") == (str(tmp_path), True)
+    assert _target("hf:openai/clip-vit-base-patch32") == ("openai/clip-vit-base-patch32", False)
+    assert _target(f"hf:{tmp_path}") == (str(tmp_path), True)
+    assert _target(f"local-dir:{tmp_path}") == (str(tmp_path), True)
     for spec in (f"hf:{tmp_path / 'missing'}", f"local-dir:{tmp_path / 'missing'}", "local-dir:relative/missing"):
         with pytest.raises(FileNotFoundError, match="does not exist"):
-            resolve_spec(spec)
+            parse(spec)
     for spec in ("openai/clip-vit-base-patch32", "hf:", "local-dir:"):
         with pytest.raises(ValueError):
-            resolve_spec(spec)
+            parse(spec)
 
 
 def test_loads_by_both_specs(model_dir, encoder):

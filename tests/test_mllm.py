@@ -9,7 +9,7 @@ from tokenizers import Tokenizer, models, normalizers, pre_tokenizers  # noqa: E
 from transformers import (CLIPImageProcessorPil, CLIPVisionConfig, LlamaConfig, LlavaConfig,  # noqa: E402
                           LlavaForConditionalGeneration, LlavaProcessor, PreTrainedTokenizerFast)
 
-from iqa_core.model.encoders import mllm  # noqa: E402
+from iqa_core.registry import parse  # noqa: E402
 from iqa_core.model.encoders.mllm import IntegerTokensError, MLLMScorer, expected_score, question  # noqa: E402
 
 SPECIALS = ["<pad>", "<unk>", "<s>", "</s>", "<image>"]
@@ -139,14 +139,15 @@ def test_missing_integer_tokens_is_a_clear_error(folders):
 
 
 def test_bad_specs(tmp_path):
-    with pytest.raises(ValueError):
-        mllm.split_spec("hf:some/model")
+    with pytest.raises(ValueError, match="not an MLLM spec"):
+        MLLMScorer("hf:some/model")
     with pytest.raises(FileNotFoundError):
         MLLMScorer(f"mllm:{tmp_path / 'missing'}")
     with pytest.raises(RuntimeError, match="image-text-to-text"):
         MLLMScorer(f"mllm:{tmp_path}")
-    assert mllm.split_spec("mllm:org/model") == ("org/model", False)
-    assert mllm.split_spec(f"mllm:{tmp_path}") == (str(tmp_path), True)
+    assert (parse("mllm:org/model").target, parse("mllm:org/model").local) == ("org/model", False)
+    assert (parse(f"mllm:{tmp_path}").target, parse(f"mllm:{tmp_path}").local) == (str(tmp_path), True)
+    assert parse(f"mllm:local-dir:{tmp_path}").target == str(tmp_path)
 
 
 def test_assessor_uses_the_mllm_for_its_fields(folders, data_root):

@@ -10,6 +10,8 @@ from iqa_core.training import datasets
 from iqa_core.training import degrade
 from iqa_core.analysis import measure
 from iqa_core.analysis import regions
+from iqa_core.analysis.regions import outline
+from iqa_core.render.overlay import overlay
 
 PLACES = {"top left", "top", "top right", "left", "centre", "right", "bottom left", "bottom", "bottom right"}
 
@@ -44,7 +46,7 @@ def test_regions_cover_the_image_and_are_described_in_fractions(photo_result):
         x0, y0, x1, y1 = r.bbox
         assert 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1
         assert x0 <= r.centre[0] <= x1 and y0 <= r.centre[1] <= y1
-        assert r.polygon and r.polygon == r.polygons[0] and 3 <= len(r.polygon) <= regions.MAX_POINTS
+        assert r.polygon and r.polygon == r.polygons[0] and 3 <= len(r.polygon) <= outline.MAX_POINTS
         for poly in r.polygons:
             pts = np.array(poly)
             assert ((pts >= 0) & (pts <= 1)).all()
@@ -53,16 +55,16 @@ def test_regions_cover_the_image_and_are_described_in_fractions(photo_result):
 def test_every_method_partitions_the_image(assessor, photo_result):
     img, _ = photo_result
     prep = assessor.preprocess(img)
-    fm = assessor.forward([prep])[0]["fm"]
+    fm = assessor.forward([prep])[0].maps
     for method in regions.METHODS:
-        segs = regions.segment(method, fm, img)
+        segs = regions.segment_image(method, fm, img)
         cover = np.sum([s.mask.astype(int) for s in segs], axis=0)
         assert (cover == 1).all(), method
 
 
 def test_overlay_keeps_the_aspect_ratio_and_tints_the_worst_region(photo_result):
     img, a = photo_result
-    ov = regions.overlay(img, a.regions)
+    ov = overlay(img, a.regions)
     assert abs(ov.width / ov.height - img.width / img.height) < 0.02
     worst = min(a.regions, key=lambda r: r.quality)
     x, y = worst.centre
@@ -117,7 +119,7 @@ def test_jpeg_blocks_and_overexposure_in_one_quarter_are_found(assessor, sharp_p
 def test_detector_reads_what_the_shipped_encoder_gives(assessor, photo_result):
     img, _ = photo_result
     prep = assessor.preprocess(img)
-    fm = assessor.forward([prep])[0]["fm"]
+    fm = assessor.forward([prep])[0].maps
     ev = regions.Evidence(img)
     segs = regions.feature_segments(fm, ev)
     head = regions.head_scores(segs, fm, assessor.heads["quality"].predict)

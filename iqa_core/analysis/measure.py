@@ -5,6 +5,8 @@ numbers are comparable across image sizes and cost a few milliseconds.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from PIL import Image
 from scipy import ndimage
@@ -12,15 +14,29 @@ from scipy import ndimage
 WORK_SIDE = 512
 
 
-def working_arrays(image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
-    """RGB float array in [0, 1] and its luminance, at most WORK_SIDE on the long side."""
-    img = image.convert("RGB")
-    if max(img.size) > WORK_SIDE:
-        img = img.copy()
-        img.thumbnail((WORK_SIDE, WORK_SIDE), Image.BILINEAR)
-    rgb = np.asarray(img, dtype=np.float32) / 255.0
-    lum = rgb @ np.array([0.2126, 0.7152, 0.0722], np.float32)
-    return rgb, lum
+@dataclass(frozen=True)
+class WorkingCopy:
+    """The image as measured: RGB floats in [0, 1] and luminance, at most WORK_SIDE on the long side.
+    Made once per image and read by the attributes and the region evidence."""
+    rgb: np.ndarray
+    lum: np.ndarray
+
+    @classmethod
+    def of(cls, image: Image.Image | WorkingCopy) -> WorkingCopy:
+        if isinstance(image, WorkingCopy):
+            return image
+        img = image.convert("RGB")
+        if max(img.size) > WORK_SIDE:
+            img = img.copy()
+            img.thumbnail((WORK_SIDE, WORK_SIDE), Image.BILINEAR)
+        rgb = np.asarray(img, dtype=np.float32) / 255.0
+        return cls(rgb, rgb @ np.array([0.2126, 0.7152, 0.0722], np.float32))
+
+
+def working_arrays(image: Image.Image | WorkingCopy) -> tuple[np.ndarray, np.ndarray]:
+    """(rgb, lum) of the image's working copy."""
+    w = WorkingCopy.of(image)
+    return w.rgb, w.lum
 
 
 def sharpness(lum: np.ndarray) -> float:
@@ -117,7 +133,7 @@ def focus(lum: np.ndarray, sal: np.ndarray) -> dict[str, float]:
             "focus_ratio": subject / max(background, 1e-4)}
 
 
-def measure(image: Image.Image) -> dict[str, float]:
+def measure(image: Image.Image | WorkingCopy) -> dict[str, float]:
     """All measured statistics of one image, flat."""
     rgb, lum = working_arrays(image)
     out = {"sharpness": sharpness(lum), "noise_sigma": noise_sigma(lum), "blockiness": blockiness(lum)}

@@ -16,7 +16,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from iqa_core.inputs.metadata import Metadata, read_embedded
 
-MAX_FILE_BYTES = 50 * 1024 * 1024
+MIB = 1024 * 1024
+MAX_FILE_BYTES = 50 * MIB
 MAX_PIXELS = 50_000_000  # decompression-bomb limit, checked from the header before decoding
 MIN_SIDE = 8
 MAX_WORKING_SIDE = 2048
@@ -28,6 +29,10 @@ _FORMATS = ("PNG", "JPEG", "MPO", "WEBP", "GIF", "TIFF", "BMP", "DIB", "ICO", "P
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 _UNREADABLE = "The file is not an image Pillow can read (or is truncated)."
 _DAMAGED = "The image file is damaged or truncated: its header is readable but its pixels cannot be decoded."
+
+
+class UserError(ValueError):
+    """A problem with what the user gave (a path, a CSV, a zip); the message is meant for them."""
 
 
 class ImageLoadError(ValueError):
@@ -103,7 +108,7 @@ def _check_byte_count(n: int) -> None:
     if n == 0:
         raise ImageLoadError("The file is empty (0 bytes).")
     if n > MAX_FILE_BYTES:
-        raise ImageLoadError(f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB, the limit.")
+        raise ImageLoadError(f"The file is larger than {MAX_FILE_BYTES // MIB} MB, the limit.")
 
 
 def _decode(img: Image.Image, label: str) -> LoadedImage:
@@ -203,3 +208,15 @@ def _cap_size(img: Image.Image, notes: list[str]) -> Image.Image:
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     notes.append(f"scaled {width}x{height} down to {size[0]}x{size[1]}")
     return img.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)  # as Image.thumbnail does
+
+
+def check_file_size(path: str | os.PathLike | None) -> None:
+    """Refuse a missing or too-large upload before anything reads it."""
+    if not path:
+        raise UserError("Upload an image first.")
+    p = Path(path)
+    if not p.is_file():
+        raise ImageLoadError(f"There is no file at {p.name}.")
+    size = p.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ImageLoadError(f"The file is {size / MIB:.0f} MB; the limit is {MAX_FILE_BYTES // MIB} MB.")

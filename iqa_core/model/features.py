@@ -1,4 +1,5 @@
-"""Named feature blocks that the heads read: the image's pooled maps, and the vision-to-language bridge.
+"""Named feature blocks that the heads read: the image's pooled maps (whole image or inside region masks),
+and the vision-to-language bridge.
 
 Without CLIP, the bridge is the ImageNet classifier itself: its class distribution, with every class name
 embedded by the sentence encoder, places the image in the text space ("concept"); a prompt embedded by the
@@ -8,9 +9,47 @@ from __future__ import annotations
 
 import numpy as np
 
-from iqa_core.model.encoders.lite import FeatureMaps, pool_maps
+from PIL import Image
 
-N_STATS = 4
+from iqa_core.model.encoders.lite import FeatureMaps
+
+
+def pool_maps(maps: dict[int, list[np.ndarray]]) -> np.ndarray:
+    """Mean and standard deviation of every channel of every map: the whole image's vector, in the order
+    LiteImageEncoder.block_dims describes."""
+    parts = []
+    for size in sorted(maps):
+        for fmap in maps[size]:
+            flat = fmap.reshape(fmap.shape[0], -1)
+            parts += [flat.mean(1), flat.std(1)]
+    return np.concatenate(parts).astype(np.float32)
+
+
+def pool_regions(maps: dict[int, list[np.ndarray]], masks: list[np.ndarray]) -> np.ndarray:
+    """pool_maps inside each of many masks (values in [0, 1], any size: each is resized to every map), as
+    RSFIQA pools a region rather than cropping it: the mask-weighted mean and standard deviation of every
+    channel, (n_masks, D), one product per map for all masks."""
+    parts, resized = [], {}
+    for size in sorted(maps):
+        for fmap in maps[size]:
+            c, h, w = fmap.shape
+            flat = fmap.reshape(c, h * w).astype(np.float32)
+            if (h, w) not in resized:  # maps of one resolution share their resized masks
+                wts = np.stack([resize_mask(m, h, w).reshape(-1) for m in masks])
+                resized[h, w] = wts / np.maximum(wts.sum(1, keepdims=True), 1e-6)
+            wts = resized[h, w]
+            mean = wts @ flat.T  # (n, c)
+            var = wts @ (flat * flat).T - mean * mean
+            parts += [mean, np.sqrt(np.maximum(var, 0.0))]
+    return np.concatenate(parts, axis=1).astype(np.float32)
+
+
+def resize_mask(mask: np.ndarray, h: int, w: int) -> np.ndarray:
+    img = Image.fromarray((np.clip(mask, 0, 1) * 255).astype(np.uint8))
+    out = np.asarray(img.resize((w, h), Image.BILINEAR), dtype=np.float32) / 255.0
+    if out.sum() < 1e-3:  # a region smaller than one cell still gets its nearest cell
+        out = np.asarray(img.resize((w, h), Image.NEAREST), dtype=np.float32) / 255.0 + 1e-6
+    return out
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -47,9 +86,11 @@ def text_blocks(text_emb: np.ndarray, concepts: np.ndarray, name_emb: np.ndarray
             "text_stats": stats}
 
 
-def empty_text_blocks(dim: int) -> dict[str, np.ndarray]:
-    return {"text": np.zeros(dim, np.float32), "match": np.zeros(dim, np.float32),
-            "text_stats": np.zeros(N_STATS, np.float32)}
+def feature_distance(image_block: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> float | np.ndarray:
+    """RMS of the image's standardised features (the quality head's mean and scale): how far it lies from the
+    training images; rows of a 2-D block give one distance each."""
+    z = (image_block - mean) / scale
+    return np.sqrt(np.mean(z * z, axis=-1)) if z.ndim > 1 else float(np.sqrt(np.mean(z * z)))
 
 
 def stack(blocks: dict[str, np.ndarray], names: list[str]) -> np.ndarray:

@@ -162,12 +162,41 @@ def _nest(flat: dict[str, LinearHead]) -> dict[str, Head]:
     return heads
 
 
-def save_heads(heads: dict[str, Head], path: Path = HEADS_FILE) -> None:
+def save_heads(heads: dict[str, Head], path: Path = HEADS_FILE, encoder: dict | None = None) -> None:
+    """encoder: what produced the heads' inputs (LiteImageEncoder.config), checked at load (check_encoder),
+    as open_clip's configs carry their preprocessing."""
     flat = _flat(heads)
     tensors = {f"{n}.{a}": np.ascontiguousarray(getattr(h, a), STORED.get(a, np.float32))
                for n, h in flat.items() for a in ARRAYS}
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path), metadata={"heads": json.dumps({n: h.meta() for n, h in flat.items()})})
+    meta = {"heads": json.dumps({n: h.meta() for n, h in flat.items()})}
+    if encoder is not None:
+        meta["encoder"] = json.dumps(encoder, sort_keys=True)
+    save_file(tensors, str(path), metadata=meta)
+
+
+def stored_encoder(path: Path = HEADS_FILE) -> dict | None:
+    """The encoder configuration a heads file was trained on (None for a file that does not say)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "np") as fh:
+        found = (fh.metadata() or {}).get("encoder")
+    return json.loads(found) if found else None
+
+
+def check_encoder(path: Path, encoder: dict) -> None:
+    """Refuse heads trained on another encoder or preprocessing, with what differs, before any image is
+    scored (the mismatch would otherwise surface as a shape error deep in the regions)."""
+    stored = stored_encoder(path)
+    if stored is None:
+        raise ValueError(f"{path} does not record the encoder its heads were trained on; retrain with "
+                         "`python -m iqa_core.training.train`.")
+    differ = {k: (stored.get(k), encoder.get(k)) for k in stored.keys() | encoder.keys()
+              if stored.get(k) != encoder.get(k)}
+    if differ:
+        raise ValueError(f"{path} was trained on another encoder or preprocessing: "
+                         + "; ".join(f"{k}: heads {a!r}, encoder {b!r}" for k, a, b in
+                                     ((k, *v) for k, v in sorted(differ.items()))))
 
 
 def load_heads(path: Path = HEADS_FILE) -> dict[str, Head]:

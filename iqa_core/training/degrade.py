@@ -11,9 +11,10 @@ import numpy as np
 from PIL import Image, ImageFilter
 from skimage.segmentation import slic
 
+from iqa_core.scores import ISSUES
 from iqa_core.training import datasets
 
-DEGRADATIONS = ("blur", "noise", "jpeg", "overexposure")
+DEGRADATIONS = ISSUES  # the damage the region detector learns to name
 AREAS = ("rectangle", "superpixel")
 SETS = ("agiqa3k", "livec", "para")
 MIN_CHANGE = 3.0  # grey levels: below this mean absolute change the degradation is invisible

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from iqa_core.training import datasets
 from iqa_core.model import features
-from iqa_core.model.encoders.registry import CONCEPTS_FILE, LiteEncoder
+from iqa_core.model.encoders.lite import CONCEPTS_FILE, LiteEncoder
 from .fit import (block_scale, correlations, cross_val_predict, fit_distribution, fit_expected, fit_ridge,
                   kl_divergence)
 from iqa_core.model.heads import HEADS_FILE, GatedHead, Head, LinearHead, MeanHead, load_heads, save_heads
@@ -239,11 +239,11 @@ def main(argv: list[str] | None = None) -> int:
         heads.update(part[0])
         reports += part[1]
     q = heads["quality"]
-    dist = [np.sqrt((((d.blocks["image"] - q.mean) / q.scale) ** 2).mean(1)) for d in data.values()]
+    dist = [features.feature_distance(d.blocks["image"], q.mean, q.scale) for d in data.values()]
     q.info["distance_quantiles"] = [float(v) for v in np.quantile(np.concatenate(dist), np.linspace(0, 1, 21))]
     for h in heads.values():
         h.info["cv"] = [r for r in reports if r["head"].split(" ")[0] == h.name]
-    save_heads(heads, args.out)
+    save_heads(heads, args.out, encoder.image.config)
     heads = load_heads(args.out)  # the reference scores are those of the weights as shipped (float16)
     report = {"seconds": round(time.time() - t0, 1), "limit": args.limit, "encoder": encoder.image.version,
               "reports": reports,

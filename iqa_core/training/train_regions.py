@@ -25,11 +25,12 @@ from tqdm import tqdm
 
 from iqa_core.training import degrade
 from iqa_core.analysis import regions
+from iqa_core.analysis.regions.detector import DETECTOR_FILE
 from iqa_core.model.heads import HEADS_FILE
 from iqa_core.inputs.load import load_image
 
 CACHE = Path("cache")
-REPORT_FILE = regions.DETECTOR_FILE.parent / "regions_report.json"
+REPORT_FILE = DETECTOR_FILE.parent / "regions_report.json"
 CS = (0.01, 0.03, 0.1, 0.3)
 
 
@@ -63,7 +64,7 @@ def collect(n: int, seed: int) -> dict[str, np.ndarray]:
         kind = degrade.DEGRADATIONS[i % 4]
         trial = degrade.make_trial(load_image(sample.path).image, kind, degrade.AREAS[(i // 4) % 2], rng,
                                    degrade.random_strength(kind, rng))
-        fm = assessor.forward([assessor.preprocess(trial.image, name=sample.path.name)])[0]["fm"]
+        fm = assessor.forward([assessor.preprocess(trial.image, name=sample.path.name)])[0].maps
         ev = regions.Evidence(trial.image)
         segs = regions.feature_segments(fm, ev)
         head = regions.head_scores(segs, fm, quality)

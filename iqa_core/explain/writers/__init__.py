@@ -15,10 +15,8 @@ from typing import Protocol, runtime_checkable
 
 from iqa_core.explain.facts import Facts
 from iqa_core.explain.writers.faithfulness import Verdict, check
-from iqa_core.explain.writers.template import TemplateWriter
-
-WRITERS = ("template", "smollm2")
-
+from iqa_core.explain.template import TemplateWriter
+from iqa_core.registry import create
 
 @runtime_checkable
 class Writer(Protocol):
@@ -32,14 +30,7 @@ def get_writer(name: str | Writer = "template", **kwargs) -> Writer:
     """A writer by name ("template", "smollm2"); a Writer instance is returned as it is."""
     if not isinstance(name, str):
         return name
-    key = name.strip().lower()
-    if key == "template":
-        return TemplateWriter()
-    if key in ("smollm2", "smollm"):
-        from iqa_core.explain.writers.smollm import SmolLM2Writer
-
-        return SmolLM2Writer(**kwargs)
-    raise ValueError(f"Unknown explanation writer {name!r}: use one of {', '.join(WRITERS)}.")
+    return create(name, "writer", **kwargs)
 
 
 @dataclass
@@ -86,4 +77,4 @@ def explain(facts: Facts, writer: Writer | str | None = None) -> Explanation:
                        round(time.perf_counter() - t0, 3), rejected)
 
 
-__all__ = ["WRITERS", "Writer", "Explanation", "get_writer", "explain", "check", "Verdict", "TemplateWriter"]
+__all__ = ["Writer", "Explanation", "get_writer", "explain", "check", "Verdict", "TemplateWriter"]

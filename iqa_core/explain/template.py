@@ -1,0 +1,185 @@
+"""The deterministic explanation: facts worded as 3-6 sentences, each weak attribute's measured reason and
+the fix it calls for (FINDINGS), the weakest region and what to do there (REGION_ISSUES)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from iqa_core.explain.facts import Facts, band
+from iqa_core.scores import ATTRIBUTE_LABELS
+
+REGION_GAP = 3.0  # the region sentence needs at least this spread between the best and the worst region
+# The region detector's damage classes (regions.ISSUES): how the worst region looks, and what to do there.
+REGION_ISSUES = {
+    "blur": ("it looks blurred", "sharpen or re-shoot {where}"),
+    "noise": ("it looks noisy", "denoise {where}"),
+    "jpeg": ("it shows JPEG blocks", "re-export {where} from the original at a higher JPEG quality"),
+    "overexposure": ("it looks over-exposed", "recover the highlights in {where} or lower the exposure there"),
+}
+MOOD_ADJECTIVE = {"joy": "joyful", "sadness": "sad", "fear": "fearful", "anger": "angry", "disgust": "disgusted",
+                  "surprise": "surprised", "neutral": "neutral"}
+MOOD_FIX = {
+    "joy": "warm, bright light and livelier colours would make it read as more joyful",
+    "sadness": "cooler, muted colours and softer light would make it read as more melancholic",
+    "fear": "darker tones, hard shadows and a tighter frame would make it read as more ominous",
+    "anger": "harsher contrast and saturated reds would make it read as more intense",
+    "disgust": "sickly colours and close, textured detail would make it read as more repulsive",
+    "surprise": "an unexpected element or a dramatic angle would make it read as more surprising",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A measured reason why an attribute is weak: the attributes it explains, when it holds, how to say it
+    (the numbers come from the stats) and the fix it calls for (None: the attribute's general fix)."""
+    attributes: tuple[str, ...]
+    holds: Callable[[dict[str, float]], bool]
+    phrase: Callable[[dict[str, float]], str]
+    fix: str | None = None
+
+
+_TECH = ("focus_detail", "technical")
+_LIFT = "lift the shadows or add light"
+# Checked in order; the first that holds is the one cited, so the evidence and the fix always agree.
+FINDINGS = (
+    Finding(("lighting",), lambda s: s.get("clipped_highlights", 0) > 0.02,
+            lambda s: f"{s['clipped_highlights']:.0%} of the pixels are blown out",
+            "bring the exposure down or recover the highlights"),
+    Finding(("lighting",), lambda s: s.get("crushed_shadows", 0) > 0.05,
+            lambda s: f"{s['crushed_shadows']:.0%} of the pixels are crushed to black", _LIFT),
+    Finding(("lighting",), lambda s: s.get("mean_luminance", 0.5) < 0.3, lambda s: "the image is very dark overall",
+            _LIFT),
+    Finding(("lighting",), lambda s: s.get("contrast", 1) < 0.15, lambda s: "contrast is low"),
+    Finding(_TECH, lambda s: s.get("noise_sigma", 0) > 4, lambda s: "noise is visible",
+            "reduce noise with more light, a lower ISO or a denoiser"),
+    Finding(_TECH, lambda s: s.get("blockiness", 1) > 1.3, lambda s: "JPEG block artefacts are visible",
+            "export with a higher JPEG quality to remove the block artefacts"),
+    Finding(("focus_detail",), lambda s: s.get("focus_ratio", 10) < 1.5,
+            lambda s: "the subject is no sharper than the background"),
+    Finding(_TECH, lambda s: s.get("sharpness", 10) < 1, lambda s: "there is little fine detail"),
+    Finding(("colour",), lambda s: s.get("colourfulness", 1) < 0.1, lambda s: "the colours are flat",
+            "give the colours more life with a stronger palette, more saturation or a colour accent"),
+    Finding(("colour",), lambda s: s.get("clipped_channels", 0) > 0.05,
+            lambda s: f"{s['clipped_channels']:.0%} of the pixels have a clipped colour channel"),
+    Finding(("composition",), lambda s: s.get("thirds_distance", 0) > 0.2,
+            lambda s: "the subject sits far from the thirds lines"),
+    Finding(("subject",), lambda s: s.get("subject_spread", 0) > 0.9, lambda s: "no single subject stands out"),
+    Finding(("originality",), lambda s: True, lambda s: "its features are close to those of many common images"),
+    Finding(("emotional_impact",), lambda s: s.get("arousal", 5) < 4.5, lambda s: "it feels calm rather than striking"),
+)
+GENERAL_FIX = {
+    "lighting": "add contrast or more directional light to give the scene shape",
+    "focus_detail": "sharpen the subject: refocus, steady the camera, or upscale with detail",
+    "technical": "sharpen the subject: refocus, steady the camera, or upscale with detail",
+    "colour": "harmonise the colours with fewer competing hues or a warmer or cooler grade",
+    "composition": "reframe so the subject sits near a rule-of-thirds point and the frame feels balanced",
+    "subject": "make the main subject clearer by moving closer and simplifying the background",
+    "originality": "try an unusual viewpoint, light or concept to stand out",
+    "emotional_impact": "strengthen the mood with more dramatic light, colour or expression",
+}
+
+
+def finding(name: str, s: dict[str, float]) -> Finding | None:
+    return next((f for f in FINDINGS if name in f.attributes and f.holds(s)), None)
+
+
+def evidence_phrase(name: str, s: dict[str, float]) -> str | None:
+    """What the measured evidence says about a weak attribute, in words (numbers only from the stats)."""
+    found = finding(name, s)
+    return found.phrase(s) if found else None
+
+
+def _fix(f: Facts) -> str:
+    found = finding(f.weakest[0], f.stats)
+    return found.fix if found and found.fix else GENERAL_FIX.get(f.weakest[0], GENERAL_FIX["emotional_impact"])
+
+
+def fixes(f: Facts) -> list[str]:
+    """Concrete next steps, most important first: the weakest attribute, the weakest region, the text."""
+    out = [_fix(f)]
+    if f.worst_region and f.best_region and f.best_region[1] - f.worst_region[1] >= 8:
+        where = f.worst_region[0]
+        if f.worst_issue in REGION_ISSUES:
+            out.append(REGION_ISSUES[f.worst_issue][1].format(where=place(where)))
+        else:
+            edge = where != "centre"
+            out.append(f"{'crop out or ' if edge else ''}retouch {place(where)}, or regenerate it with inpainting")
+    if f.missing and f.text_source == "prompt":
+        them = "it" if len(f.missing[:2]) == 1 else "them"
+        out.append(f"make {_quoted(f.missing[:2])} clearly visible, for instance by putting {them} first in the "
+                   f"prompt or giving {them} more weight")
+    elif f.alignment is not None and f.alignment < 40:
+        out.append(f"regenerate with a simpler {f.text_source or 'prompt'} that names the main subject first"
+                   if f.text_source == "prompt" else f"check that the {f.text_source} describes this image")
+    if f.mood_mismatch:
+        out.append(MOOD_FIX[f.mood_mismatch[1]])
+    return out[:3]
+
+
+def _quoted(words: list[str]) -> str:
+    q = [f'"{w}"' for w in words]
+    return q[0] if len(q) == 1 else ", ".join(q[:-1]) + " and " + q[-1]
+
+
+def place(label: str) -> str:
+    """A region label as a place in a sentence: "the top left corner", "the left side", "the centre"."""
+    if label in ("left", "right"):
+        return f"the {label} side"
+    if " " in label:
+        return f"the {label} corner"
+    return f"the {label}"
+
+
+def _label(name: str) -> str:
+    return ATTRIBUTE_LABELS.get(name, name)
+
+
+def template(f: Facts) -> str:
+    """3-6 sentences: overall scores, strongest and weakest attribute (with evidence), the weakest region,
+    how well the image matches its text (and which words it does not show), the mood, and what to do."""
+    out = [f"Quality is {band(f.quality)} ({f.quality:.0f}/100) and aesthetics {band(f.aesthetics)} "
+           f"({f.aesthetics:.0f}/100)."]
+    line = (f"{_label(f.strongest[0]).capitalize()} is the strongest attribute ({f.strongest[1]:.0f}/100) and "
+            f"{_label(f.weakest[0])} the weakest ({f.weakest[1]:.0f}/100)")
+    why = evidence_phrase(f.weakest[0], {**f.stats, "arousal": f.arousal})
+    out.append(line + (f": {why}." if why else "."))
+    # Compare with the best region elsewhere: two parts of the image may share a label ("top left").
+    other = max((r for r in f.regions if r[0] != (f.worst_region or ("",))[0]), key=lambda r: r[1], default=None)
+    if f.worst_region and other and other[1] - f.worst_region[1] >= REGION_GAP:
+        share = f.worst_region_share
+        size = f", {share:.0%} of the frame" if share and share >= 0.01 else ""
+        size += f"; {REGION_ISSUES[f.worst_issue][0]}" if f.worst_issue in REGION_ISSUES else ""
+        out.append(f"The weakest region is {place(f.worst_region[0])} (quality {f.worst_region[1]:.0f}/100{size}), "
+                   f"against {other[1]:.0f}/100 in {place(other[0])}.")
+    if f.alignment is not None:
+        how = {"strong": "closely", "good": "well", "fair": "partly", "weak": "weakly"}[band(f.alignment)]
+        line = f"It matches its {f.text_source or 'text'} {how} (alignment {f.alignment:.0f}/100)"
+        if f.missing:
+            line += (f": {_quoted(f.missing[:3])} {'has' if len(f.missing[:3]) == 1 else 'have'} no support among "
+                     f"the concepts recognised in the image")
+            if f.seen_as:
+                line += f", which reads mostly as {' and '.join(f.seen_as[:2])}"
+        elif f.alignment < 55 and f.seen_as:
+            line += f"; the image reads mostly as {', '.join(f.seen_as[:3])}"
+        out.append(line + ".")
+    top, p = f.top_emotion
+    if f.mood_mismatch:
+        word, emotion = f.mood_mismatch
+        asks = "ask" if f.text_source == "tags" else "asks"
+        out.append(f'The {f.text_source or "text"} {asks} for a {MOOD_ADJECTIVE[emotion]} mood ("{word}"), but the '
+                   f"image reads as {f.sentiment}, mostly {top} ({p:.0%}).")
+    else:
+        out.append(f"The mood is {f.sentiment} (valence {f.valence:.1f}, arousal {f.arousal:.1f} on a 1-9 scale), "
+                   f"mostly {top} ({p:.0%}).")
+    steps = fixes(f)
+    out.append("To improve it, " + "; ".join(steps) + ".")
+    return " ".join(out)
+
+
+class TemplateWriter:
+    """The deterministic writer: `template`'s wording of the facts, instant and always available."""
+    name = "template"
+    version = "template"
+
+    def write(self, facts: Facts) -> str:
+        return template(facts)
