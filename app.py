@@ -6,6 +6,7 @@ shared by every session. Serves on 0.0.0.0:7860 unless GRADIO_SERVER_PORT or POR
 from __future__ import annotations
 
 import csv
+import functools
 import logging
 import os
 import tempfile
@@ -14,15 +15,15 @@ from pathlib import Path
 
 import gradio as gr
 
+from iqa_core.inputs import load
 from iqa_core.render import charts
 from iqa_core.render import html as uf
-from iqa_core.workflows import compare as compare_flow
-from iqa_core.workflows import explore as explore_flow
-from iqa_core.inputs import load
 from iqa_core.render.overlay import number_regions, overlay
-from iqa_core.workflows import uploads
 from iqa_core.runtime import configure_server
 from iqa_core.scores import SCORES
+from iqa_core.workflows import compare as compare_flow
+from iqa_core.workflows import explore as explore_flow
+from iqa_core.workflows import uploads
 
 log = logging.getLogger("iqa_core.app")
 
@@ -442,12 +443,16 @@ def build_demo() -> gr.Blocks:
     return demo
 
 
-demo = build_demo()
 # CONCURRENCY requests run at once (one per core here); up to QUEUE_SIZE more wait, about 10 s at 0.5 s
 # each. Beyond that a visitor is told the queue is full rather than left waiting without end.
 CONCURRENCY = int(os.environ.get("IQA_CONCURRENCY", 2))
 QUEUE_SIZE = int(os.environ.get("IQA_QUEUE_SIZE", 20))
-demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
+
+
+@functools.cache
+def get_demo() -> gr.Blocks:
+    """The app's one Blocks, built and queued on first use (not when the module is imported)."""
+    return build_demo().queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
 
 
 def main() -> None:
@@ -459,7 +464,7 @@ def main() -> None:
         log.exception("the models could not be loaded")
     port = int(os.environ.get("GRADIO_SERVER_PORT") or os.environ.get("PORT") or 7860)
     host = os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0")
-    demo.launch(server_name=host, server_port=port, theme=THEME, css=CSS, max_file_size="500mb",
+    get_demo().launch(server_name=host, server_port=port, theme=THEME, css=CSS, max_file_size="500mb",
                 show_error=False)
 
 

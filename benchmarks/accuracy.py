@@ -21,14 +21,17 @@ import torch
 from sklearn.linear_model import LinearRegression
 from tqdm import tqdm
 
-from benchmarks.common import ROOT, table, write_json
-from iqa_core.training import datasets
 from benchmarks.baselines import fuse
-from iqa_core.training import train
 from benchmarks.baselines.classic import BrisqueScorer
-from iqa_core.model.encoders.lite import LiteEncoder
-from iqa_core.training.fit import CVResult, correlations, cross_val_predict, fit_expected, fit_ridge, folds
+from benchmarks.common import ROOT, table, write_json
 from iqa_core.inputs.load import load_image
+from iqa_core.model.encoders.lite import LiteEncoder
+from iqa_core.training import datasets
+from iqa_core.training.affect import train_emotion
+from iqa_core.training.alignment import train_alignment
+from iqa_core.training.featurize import IMAGE_INPUTS, POWER_SEMANTIC, POWER_TECHNICAL, Featurized, featurize
+from iqa_core.training.fit import CVResult, correlations, cross_val_predict, fit_expected, fit_ridge, folds
+from iqa_core.training.quality import train_quality
 
 CACHE = ROOT / "cache"
 
@@ -51,14 +54,14 @@ def cv_row(task: str, data: str, method: str, cv: CVResult, y: np.ndarray) -> di
     return row(task, data, method, len(y), correlations(cv.train_pred, y), correlations(cv.pred, y))
 
 
-def ridge_rows(task: str, d: train.Featurized, key: str, data: str, inputs: list[str]) -> dict:
+def ridge_rows(task: str, d: Featurized, key: str, data: str, inputs: list[str]) -> dict:
     """The baseline: ridge on plain z-scores."""
     y = d.y(key)
     cv = cross_val_predict(lambda a, b: fit_ridge(a, b, key, inputs), d.x(inputs), y, d.groups)
     return cv_row(task, data, f"ridge on {'+'.join(inputs)} (baseline)", cv, y)
 
 
-def head_variants(task: str, d: train.Featurized, key: str, data: str, inputs: list[str], power: float,
+def head_variants(task: str, d: Featurized, key: str, data: str, inputs: list[str], power: float,
                   shipped: bool = False) -> list[dict]:
     """The baseline, then with the shipped block prior: plain regression against IOVQA (integer classes
     10-50, expected value) and their mean (what a MeanHead of the two predicts), on the same folds."""
@@ -74,7 +77,7 @@ def head_variants(task: str, d: train.Featurized, key: str, data: str, inputs: l
         cv_row(task, data, f"mean of ridge and IOVQA{tag}" + (" (shipped)" if shipped else ""), pair, y)]
 
 
-def fusion_inputs(d: train.Featurized, encoder: LiteEncoder) -> tuple[np.ndarray, list[fuse.TextTokens]]:
+def fusion_inputs(d: Featurized, encoder: LiteEncoder) -> tuple[np.ndarray, list[fuse.TextTokens]]:
     """Concept tokens from the 224-px head map; text tokens for the prompt and, as "tags", its parts."""
     model = encoder.image.model
     fc_w, fc_b = model._fc.weight.detach().numpy(), model._fc.bias.detach().numpy()
@@ -96,12 +99,12 @@ def _unit(t: np.ndarray) -> np.ndarray:
     return t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-8)
 
 
-def fusion_alignment(d: train.Featurized, encoder: LiteEncoder) -> tuple[dict, dict]:
+def fusion_alignment(d: Featurized, encoder: LiteEncoder) -> tuple[dict, dict]:
     """Outer grouped folds; inside each, the image ridge's inner out-of-fold score is the base the fusion
     and the stacking learn on, so the test fold is never seen."""
     image_tokens, texts = fusion_inputs(d, encoder)
-    x, y, groups = d.x(train.IMAGE_INPUTS), d.y("alignment"), d.groups
-    fit = lambda a, b: fit_ridge(a, b, "alignment_image", train.IMAGE_INPUTS)  # noqa: E731
+    x, y, groups = d.x(IMAGE_INPUTS), d.y("alignment"), d.groups
+    fit = lambda a, b: fit_ridge(a, b, "alignment_image", IMAGE_INPUTS)  # noqa: E731
     pred, relevance = np.zeros(len(y)), []
     for tr, te in folds(groups):
         base_tr = cross_val_predict(fit, x[tr], y[tr], groups[tr]).pred
@@ -129,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     t0 = time.time()
     encoder = LiteEncoder()
-    data = {n: train.featurize(n, encoder, datasets.DEFAULT_ROOT) for n in ("agiqa3k", "livec", "para", "emotion6")}
+    data = {n: featurize(n, encoder, datasets.DEFAULT_ROOT) for n in ("agiqa3k", "livec", "para", "emotion6")}
     rows, extra = [], {}
     if not args.skip_brisque:
         for name in ("agiqa3k", "livec"):
@@ -138,23 +141,23 @@ def main(argv: list[str] | None = None) -> int:
             ok = np.isfinite(score)  # BRISQUE's fit fails (NaN) on some flat, noise-free AI images
             rows.append(row("quality", name, f"BRISQUE (zero-shot; {int((~ok).sum())} NaN dropped)", int(ok.sum()),
                             None, correlations(score[ok], d.y("quality")[ok])))
-    tech, sem = train.POWER_TECHNICAL, train.POWER_SEMANTIC
+    tech, sem = POWER_TECHNICAL, POWER_SEMANTIC
     for name in ("agiqa3k", "livec"):
         rows += head_variants("quality", data[name], "quality", name, ["image"], tech)
-    _, joint = train.train_quality(data, alone=False)  # alone: head_variants above
+    _, joint = train_quality(data, alone=False)  # alone: head_variants above
     rows += [row("quality", r["data"], "joint: expert per domain + gate (shipped)", r["n"],
                  r["train"], r["cv"]) for r in joint if "joint" in r["head"]]
-    rows += head_variants("aesthetics", data["para"], "aesthetics", "para", train.IMAGE_INPUTS, tech, shipped=True)
+    rows += head_variants("aesthetics", data["para"], "aesthetics", "para", IMAGE_INPUTS, tech, shipped=True)
     rows.append(ridge_rows("alignment", data["agiqa3k"], "alignment", "agiqa3k", ["image"]))
-    _, align = train.train_alignment(data["agiqa3k"])
+    _, align = train_alignment(data["agiqa3k"], encoder.name_embeddings)
     rows.append(row("alignment", "agiqa3k", "ridge + concept/text blocks (shipped)", align[0]["n"],
                     align[0]["train"], align[0]["cv"]))
     if not args.skip_fusion:
         fused_row, extra["fusion_relevance"] = fusion_alignment(data["agiqa3k"], encoder)
         rows.append(fused_row)
     for key in ("valence", "arousal"):
-        rows += head_variants(key, data["emotion6"], key, "emotion6", train.IMAGE_INPUTS, sem)
-    _, emo = train.train_emotion(data["emotion6"])
+        rows += head_variants(key, data["emotion6"], key, "emotion6", IMAGE_INPUTS, sem)
+    _, emo = train_emotion(data["emotion6"])
     rows += [row(r["head"], "emotion6", "softmax on image+concept (shipped)", r["n"], r["train"], r["cv"])
              for r in emo if r["head"] in ("emotions", "sentiment")]
     fmt = lambda f: " / ".join(f"{v:.3f}" for v in f.values()) if f else "-"  # noqa: E731

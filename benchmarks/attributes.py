@@ -26,10 +26,9 @@ try:
 except ImportError:  # run as a script
     from common import table, write_json
 
-from iqa_core.analysis import attributes
-from iqa_core.training import datasets
-from iqa_core.analysis import measure
+from iqa_core.analysis import attributes, measure
 from iqa_core.inputs.load import load_image
+from iqa_core.training import datasets
 
 ATTRS = ("composition", "colour", "lighting", "focus_detail", "subject", "technical", "originality",
          "emotional_impact")
@@ -118,24 +117,25 @@ def edit_matrix(assessor, samples: list[datasets.Sample]) -> dict[str, dict]:
 # ------------------------------------------------------------------------------------------------- PARA
 def para_srcc() -> dict:
     """CV SRCC of the learned heads alone and blended with measured evidence, against PARA's humans.
-    The out-of-fold predictions (iqa_core.training.fit.cross_val_predict on train.featurize's cached features, the
+    The out-of-fold predictions (iqa_core.training.fit.cross_val_predict on featurize's cached features, the
     same folds and ridge as training) are cached in cache/ beside the features; quality for the blend is
     the shipped quality head on the same features (it never saw PARA)."""
-    from iqa_core.training import train
     from iqa_core.model.encoders.lite import LiteEncoder
-    from iqa_core.training.fit import cross_val_predict, fit_ridge, srcc
     from iqa_core.model.heads import load_heads
+    from iqa_core.training.aesthetics import SCALE_1_5
+    from iqa_core.training.featurize import IMAGE_INPUTS, featurize
+    from iqa_core.training.fit import cross_val_predict, fit_ridge, srcc
 
-    pa = train.featurize("para", LiteEncoder(), datasets.DEFAULT_ROOT)  # cached features (cache/)
-    x = pa.x(train.IMAGE_INPUTS)
-    cache = train.CACHE / f"para-attribute-cv-{len(pa.samples)}.npz"
+    pa = featurize("para", LiteEncoder(), datasets.DEFAULT_ROOT)  # cached features (cache/)
+    x = pa.x(IMAGE_INPUTS)
+    cache = datasets.cache_dir() / f"para-attribute-cv-{len(pa.samples)}.npz"
     preds = dict(np.load(cache)) if cache.exists() else {}
     quality = load_heads()["quality"].predict(pa.x(["image"]))
     stats = [measure.measure(load_image(s.path).image) for s in pa.samples]
     out = {}
     for attr in PARA_HUMAN:
         head = attributes.LEARNED[attr]
-        fit = lambda a, b, head=head: fit_ridge(a, b, head, train.IMAGE_INPUTS, **train.SCALE_1_5)  # noqa: E731
+        fit = lambda a, b, head=head: fit_ridge(a, b, head, IMAGE_INPUTS, **SCALE_1_5)  # noqa: E731
         y = pa.y(attr)
         if attr not in preds:
             preds[attr] = cross_val_predict(fit, x, y, pa.groups).pred

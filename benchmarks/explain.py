@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from benchmarks.common import table, write_json
-from iqa_core.training import datasets
 from iqa_core.explain import writers
 from iqa_core.pipeline import Assessor
+from iqa_core.training import datasets
 
 
 def main(argv: list[str] | None = None) -> int:

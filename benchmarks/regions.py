@@ -41,8 +41,8 @@ except ImportError:  # run as a script
     from common import table, write_json
 
 from iqa_core.analysis import regions
-from iqa_core.training.degrade import AREAS, DEGRADATIONS, SETS, images, make_trial
 from iqa_core.inputs.load import load_image
+from iqa_core.training.degrade import AREAS, DEGRADATIONS, SETS, images, make_trial
 
 HIT_DEFINITION = ("hit = the worst region's centroid (or its mask pixel nearest the centroid) lies inside the "
                   "degraded area; chance = the share of the image's regions whose point lies inside it")

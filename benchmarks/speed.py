@@ -17,9 +17,9 @@ import time
 import numpy as np
 
 from benchmarks.common import ROOT, table, write_json
-from iqa_core.workflows import batch
-from iqa_core.training import datasets
 from iqa_core.pipeline import Assessor
+from iqa_core.training import datasets
+from iqa_core.workflows import batch
 
 STAGES = ("decode", "metadata", "encode", "heads", "attributes", "regions", "explanation", "total")
 

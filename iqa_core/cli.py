@@ -5,14 +5,13 @@ The two commands, their flags and the output field names are a contract that out
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
-from iqa_core.workflows import batch
 from iqa_core.inputs.load import ImageLoadError
+from iqa_core.workflows import batch
 
 
 def _assessor():

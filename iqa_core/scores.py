@@ -25,7 +25,7 @@ SCORES: dict[str, ScoreSpec] = {
     for s in (
         ScoreSpec("quality", 0, 100, True,
                   "Technical quality: sharpness, noise, artefacts, exposure.",
-                  "agiqa3k-dev + livec-dev (per-dataset normalised)"),
+                  "agiqa3k-dev + livec-dev + para-dev quality votes (per-dataset normalised)"),
         ScoreSpec("aesthetics", 0, 100, True,
                   "How pleasing the image is: composition, colour, light, subject.",
                   "para-dev"),

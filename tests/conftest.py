@@ -11,6 +11,11 @@ sys.path.insert(0, str(ROOT))
 STRICT = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def pytest_addoption(parser):
+    parser.addoption("--update-screenshots", action="store_true",
+                     help="the browser test writes docs/screenshots (otherwise a temporary folder)")
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield

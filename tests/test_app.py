@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import html
-import io
 import json
 import os
 import re
@@ -18,9 +17,8 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from iqa_core.render import charts
-from iqa_core.render import html as uf
-from iqa_core.workflows import compare, uploads
 from iqa_core.scores import ATTRIBUTES, SCORES
+from iqa_core.workflows import compare, uploads
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -223,7 +221,8 @@ def test_explore_refuses_folders_outside_the_allowed_roots(app, tmp_path, monkey
 
 # ------------------------------------------------------------------------------------------------ wiring
 def test_every_event_has_an_api_name(app):
-    fns = app.demo.fns.values() if isinstance(app.demo.fns, dict) else app.demo.fns
+    demo = app.get_demo()
+    fns = demo.fns.values() if isinstance(demo.fns, dict) else demo.fns
     names = {fn.api_name for fn in fns}
     assert None not in names
     assert {"assess", "prefill", "compare", "batch", "explore", "explore_columns"} <= names

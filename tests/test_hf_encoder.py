@@ -1,12 +1,10 @@
 """HF CLIP backend on a tiny random CLIP built in-test: no download, a few seconds on CPU."""
-import json
 import string
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
-
 from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPProcessor, CLIPTokenizer  # noqa: E402
 
 from iqa_core.model.encoders.hf import EMOTION_PROMPTS, HFClipEncoder  # noqa: E402

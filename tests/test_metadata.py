@@ -17,9 +17,9 @@ from iqa_core.inputs.metadata import (
     Metadata,
     from_user,
     merge,
-    parse_a1111,
     read_embedded,
 )
+from iqa_core.inputs.readers import parse_a1111
 from tests.hostile_files import XMP_BOMB, garbage_exif
 
 A1111 = (

@@ -4,13 +4,19 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers  # noqa: E402
-from transformers import (CLIPImageProcessorPil, CLIPVisionConfig, LlamaConfig, LlavaConfig,  # noqa: E402
-                          LlavaForConditionalGeneration, LlavaProcessor, PreTrainedTokenizerFast)
+from transformers import (  # noqa: E402
+    CLIPImageProcessorPil,
+    CLIPVisionConfig,
+    LlamaConfig,
+    LlavaConfig,
+    LlavaForConditionalGeneration,
+    LlavaProcessor,
+    PreTrainedTokenizerFast,
+)
 
-from iqa_core.registry import parse  # noqa: E402
 from iqa_core.model.encoders.mllm import IntegerTokensError, MLLMScorer, expected_score, question  # noqa: E402
+from iqa_core.registry import parse  # noqa: E402
 
 SPECIALS = ["<pad>", "<unk>", "<s>", "</s>", "<image>"]
 WORDS = ("user assistant how good is the technical quality of this image sharpness noise artefacts and exposure "
@@ -151,8 +157,8 @@ def test_bad_specs(tmp_path):
 
 
 def test_assessor_uses_the_mllm_for_its_fields(folders, data_root):
-    from iqa_core.training import datasets
     from iqa_core.pipeline import Assessor
+    from iqa_core.training import datasets
 
     spec = f"mllm:{folders['integers']}"
     a = Assessor(scorer=spec)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from iqa_core.training import datasets
 from iqa_core.inputs.load import ImageLoadError
 from iqa_core.scores import ATTRIBUTES, EMOTIONS, SCORES
+from iqa_core.training import datasets
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from iqa_core.training import datasets
-from iqa_core.training import degrade
-from iqa_core.analysis import measure
-from iqa_core.analysis import regions
+from iqa_core.analysis import measure, regions
 from iqa_core.analysis.regions import outline
 from iqa_core.render.overlay import overlay
+from iqa_core.training import datasets, degrade
 
 PLACES = {"top left", "top", "top right", "left", "centre", "right", "bottom left", "bottom", "bottom right"}
 
@@ -141,7 +139,7 @@ def test_detector_round_trips_fortran_ordered_weights(tmp_path):
 def test_region_detector_trains_end_to_end_on_a_few_trials(data_root, tmp_path, monkeypatch):
     from iqa_core.training import train_regions
 
-    monkeypatch.setattr(train_regions, "CACHE", tmp_path)
+    monkeypatch.setenv("IQA_FEATURE_CACHE", str(tmp_path))
     data = train_regions.collect(16, seed=3)
     assert len(list(tmp_path.glob("regions-train-16-3-*.npz"))) == 1  # cached, keyed by the heads
     assert set(np.unique(data["trial"])) == set(range(16))

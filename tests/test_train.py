@@ -3,12 +3,12 @@ import json
 
 import pytest
 
-from iqa_core.training import train
 from iqa_core.model.heads import HEADS_FILE, GatedHead, load_heads
+from iqa_core.training import train
 
 
 def test_training_smoke(tmp_path, monkeypatch, data_root):
-    monkeypatch.chdir(tmp_path)  # the feature cache goes under ./cache
+    monkeypatch.setenv("IQA_FEATURE_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "heads.safetensors"
     assert train.main(["--limit", "30", "--out", str(out), "--data", str(data_root)]) == 0
     heads = load_heads(out)
@@ -38,8 +38,8 @@ def _path(root, ref):
 def test_iovqa_head_reads_back_scores_on_the_target_scale(tmp_path):
     import numpy as np
 
-    from iqa_core.training.fit import fit_expected, fit_ridge, srcc
     from iqa_core.model.heads import MeanHead, save_heads
+    from iqa_core.training.fit import fit_expected, fit_ridge, srcc
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, 40)).astype(np.float32)
@@ -78,9 +78,9 @@ def test_gated_head_routes_each_domain_to_its_expert_and_round_trips(tmp_path):
     (expert per domain, gate on a domain-revealing feature) ranks each domain well and reloads exactly."""
     import numpy as np
 
+    from iqa_core.model.heads import save_heads
     from iqa_core.training import train
     from iqa_core.training.fit import fit_ridge, srcc
-    from iqa_core.model.heads import save_heads
 
     rng = np.random.default_rng(2)
     n = {"agiqa3k": 120, "livec": 80, "para": 80}

@@ -8,7 +8,6 @@ same encoder can then be compared with it, word space to word space.
 from __future__ import annotations
 
 import numpy as np
-
 from PIL import Image
 
 from iqa_core.model.encoders.lite import FeatureMaps

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from iqa_core.scores import ATTRIBUTES, EMOTIONS, SCORES
+from iqa_core.render.html import as_dict
+from iqa_core.scores import ATTRIBUTE_LABELS, ATTRIBUTES, EMOTIONS, SCORES
 
 FONT = dict(family="Inter, ui-sans-serif, system-ui, -apple-system, 'Segoe UI', sans-serif", size=13,
             color="#4b5563")
@@ -24,14 +25,9 @@ EMOTION_COLOURS = {"anger": "#D55E00", "disgust": "#8c6d31", "fear": "#7b4fa0", 
                    "sadness": "#0072B2", "surprise": "#CC79A7", "neutral": "#9ca3af"}
 
 
-def _as_dict(item: Any) -> dict:
-    """An Assessment or its dict form (batch rows are dicts)."""
-    return item.to_dict() if hasattr(item, "to_dict") else dict(item)
-
-
 def attribute_label(name: str, wrap: bool = False) -> str:
     """'focus_detail' -> 'focus & detail'; wrap breaks two-word names over two lines (radar ticks)."""
-    text = name.replace("_", " & " if name == "focus_detail" else " ")
+    text = ATTRIBUTE_LABELS.get(name, name.replace("_", " "))
     return text.replace(" ", "<br>", 1) if wrap and " " in text else text
 
 
@@ -67,7 +63,7 @@ def radar(assessments: Sequence[Any] | Any, names: Sequence[str] | None = None,
           title: str | None = "Attributes (0-100)") -> go.Figure:
     """The eight attributes as a radar; several assessments are overlaid, one trace each."""
     items = [assessments] if hasattr(assessments, "to_dict") or isinstance(assessments, Mapping) else list(assessments)
-    rows = [_as_dict(a) for a in items]
+    rows = [as_dict(a) for a in items]
     names = list(names) if names else [r.get("image") or f"image {i + 1}" for i, r in enumerate(rows)]
     keys = list(ATTRIBUTES)
     theta = [attribute_label(k, wrap=True) for k in keys]

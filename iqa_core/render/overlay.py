@@ -1,6 +1,8 @@
 """The region map drawn over the image: weaker regions tinted red and outlined."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
@@ -32,7 +34,7 @@ def overlay(image: Image.Image, regions: list[Region], max_side: int = 768) -> I
     return Image.alpha_composite(out, lines).convert("RGB")
 
 
-def number_regions(overlay: Any, assessment: Any) -> Any:
+def number_regions(overlay: Image.Image, assessment: Any) -> Image.Image:
     """The region map with each region's number (as in region_rows) in a small badge at its centre."""
     img = overlay.convert("RGB").copy()
     w, h = img.size

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,14 @@ from iqa_core import PACKAGE_DIR
 from iqa_core.scores import EMOTIONS
 
 DEFAULT_ROOT = PACKAGE_DIR.parent.parent / "shared" / "data"
+CACHE_ENV = "IQA_FEATURE_CACHE"  # where training keeps computed features (default: cache/ in the project)
+
+
+def cache_dir() -> Path:
+    """The training-time feature cache (never read by the runtime); keys name the encoder and its settings."""
+    path = Path(os.environ.get(CACHE_ENV) or PACKAGE_DIR.parent / "cache")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 PARA_ATTRIBUTES = {  # our attribute name -> PARA column (1-5)
     "composition": "compositionScore_mean",
@@ -19,6 +28,12 @@ PARA_ATTRIBUTES = {  # our attribute name -> PARA column (1-5)
     "lighting": "lightScore_mean",
     "subject": "contentScore_mean",
 }
+
+
+# PARA's eight emotion classes as sentiment (neutral is neither): amusement, awe, contentment and excitement
+# are positive, disgust, fear and sadness negative.
+PARA_POSITIVE = ("amusement", "awe", "contentment", "excitement")
+PARA_NEGATIVE = ("disgust", "fear", "sadness")
 
 
 @dataclass
@@ -50,13 +65,31 @@ def livec(root: Path = DEFAULT_ROOT) -> list[Sample]:
             for r in _rows(root, "livec-dev")]
 
 
+def _sentiment_votes(r: dict[str, str]) -> dict[str, float]:
+    """PARA's emotion votes as a sentiment signal: the positive share of the non-neutral votes, and how many
+    of the image's votes were non-neutral (its weight as a sentiment example)."""
+    pos, neg = (sum(float(r[f"imgEmotion_{e}"]) for e in group) for group in (PARA_POSITIVE, PARA_NEGATIVE))
+    total = pos + neg + float(r["imgEmotion_neutral"])
+    return {"p_positive": pos / (pos + neg) if pos + neg else 0.5, "non_neutral": (pos + neg) / max(total, 1.0)}
+
+
 def para(root: Path = DEFAULT_ROOT) -> list[Sample]:
     out = []
     for r in _rows(root, "para-dev"):
-        targets = {"aesthetics": float(r["aestheticScore_mean"]), "para_quality": float(r["qualityScore_mean"])}
+        targets = {"aesthetics": float(r["aestheticScore_mean"]), "para_quality": float(r["qualityScore_mean"]),
+                   **_sentiment_votes(r)}
         targets.update({name: float(r[col]) for name, col in PARA_ATTRIBUTES.items()})
         out.append(Sample(root / "para-dev" / "images" / r["image"], group=r["sessionId"], targets=targets))
     return out
+
+
+def para_train(root: Path = DEFAULT_ROOT) -> list[Sample]:
+    """PARA's train split, ordered by session (so the first n images hold whole sessions)."""
+    rows = sorted(_rows(root, "para-train"), key=lambda r: (int(r["sessionId"].removeprefix("session")), r["image"]))
+    return [Sample(root / "para-train" / "images" / r["image"], group=r["sessionId"],
+                   targets={"aesthetics": float(r["aestheticScore_mean"]),
+                            "para_quality": float(r["qualityScore_approx"]), **_sentiment_votes(r)})
+            for r in rows]
 
 
 def emotion6(root: Path = DEFAULT_ROOT) -> list[Sample]:
@@ -69,7 +102,7 @@ def emotion6(root: Path = DEFAULT_ROOT) -> list[Sample]:
     return out
 
 
-DATASETS = {"agiqa3k": agiqa3k, "livec": livec, "para": para, "emotion6": emotion6}
+DATASETS = {"agiqa3k": agiqa3k, "livec": livec, "para": para, "para_train": para_train, "emotion6": emotion6}
 
 
 def load(name: str, root: Path = DEFAULT_ROOT) -> list[Sample]:

@@ -15,7 +15,6 @@ import argparse
 import hashlib
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -23,13 +22,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 from tqdm import tqdm
 
-from iqa_core.training import degrade
 from iqa_core.analysis import regions
 from iqa_core.analysis.regions.detector import DETECTOR_FILE
-from iqa_core.model.heads import HEADS_FILE
 from iqa_core.inputs.load import load_image
+from iqa_core.model.heads import HEADS_FILE
+from iqa_core.training import datasets, degrade
 
-CACHE = Path("cache")
 REPORT_FILE = DETECTOR_FILE.parent / "regions_report.json"
 CS = (0.01, 0.03, 0.1, 0.3)
 
@@ -52,7 +50,7 @@ def collect(n: int, seed: int) -> dict[str, np.ndarray]:
 
     # The rows hold encoder features and quality-head scores: new heads (or a new encoder) mean new rows.
     digest = hashlib.sha256(HEADS_FILE.read_bytes()).hexdigest()[:10]
-    cache = CACHE / f"regions-train-{n}-{seed}-{digest}.npz"
+    cache = datasets.cache_dir() / f"regions-train-{n}-{seed}-{digest}.npz"
     if cache.exists():
         return dict(np.load(cache))
 
@@ -76,7 +74,6 @@ def collect(n: int, seed: int) -> dict[str, np.ndarray]:
         rows["trial"].append(np.full(len(segs), i))
         rows["group"].append(np.full(len(segs), sample.path.name))
     data = {k: np.concatenate(v) for k, v in rows.items()}
-    CACHE.mkdir(exist_ok=True)
     np.savez(cache, **data)
     return data
 

@@ -80,7 +80,6 @@ def default_labels_path(folder: Path) -> Path | None:
 
 def training_overlap(folder: Path, score: str) -> str | None:
     """The training set named in SCORES[score].trained_on that this folder belongs to, if any."""
-    import re
 
     parts = {p.lower() for p in Path(folder).resolve().parts}
     for name in re.findall(r"[\w.]+-dev\b", SCORES[score].trained_on):

@@ -192,7 +192,6 @@ def write_json(assessment: Any, workdir: Path) -> Path:
     name = Path(str(as_dict(assessment).get("image") or "image")).stem or "image"
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)[:80] or "image"
     path = Path(workdir) / f"{safe}.assessment.json"
-    import json
 
     path.write_text(a.to_json(indent=2) if a else json.dumps(as_dict(assessment), indent=2, ensure_ascii=False),
                     encoding="utf-8")

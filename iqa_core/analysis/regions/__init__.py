@@ -42,10 +42,17 @@ import numpy as np
 from PIL import Image
 
 from iqa_core.analysis.measure import WorkingCopy
-from iqa_core.analysis.regions.outline import centre_point, describe, place
 from iqa_core.analysis.regions.detector import Detector, detector_inputs, shipped_detector
 from iqa_core.analysis.regions.evidence import Evidence, evidence_factor
-from iqa_core.analysis.regions.segment import DEFAULT_METHOD, METHODS, Segment, feature_segments, label_map, segment_image
+from iqa_core.analysis.regions.outline import centre_point, describe, place
+from iqa_core.analysis.regions.segment import (
+    DEFAULT_METHOD,
+    METHODS,
+    Segment,
+    feature_segments,
+    label_map,
+    segment_image,
+)
 from iqa_core.assessment import Region
 from iqa_core.model.encoders.lite import FeatureMaps
 from iqa_core.model.features import pool_regions

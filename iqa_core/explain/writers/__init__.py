@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from iqa_core.explain.facts import Facts
-from iqa_core.explain.writers.faithfulness import Verdict, check
 from iqa_core.explain.template import TemplateWriter
+from iqa_core.explain.writers.faithfulness import Verdict, check
 from iqa_core.registry import create
+
 
 @runtime_checkable
 class Writer(Protocol):

