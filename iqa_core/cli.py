@@ -74,8 +74,14 @@ def _batch_on_ray(args, folder: Path, files: list[Path], meta: dict) -> int:
     from iqa_core.workflows import ray_engine
 
     # Ray Data shows its own progress on the console.
-    with ray_engine.session(args.address, num_cpus=args.workers):
-        return _write_rows(args.out, len(files), ray_engine.run(folder, meta, files, workers=args.workers))
+    try:
+        with ray_engine.session(args.address, num_cpus=args.workers):
+            return _write_rows(args.out, len(files), ray_engine.run(folder, meta, files, workers=args.workers))
+    except ConnectionError as err:
+        print(f"error: cannot reach the Ray cluster at {args.address} ({err}); a cluster guarded by a token "
+              "(Ray's default) needs RAY_AUTH_MODE=token and its token (`ray get-auth-token` on the head)",
+              file=sys.stderr)
+        return 2
 
 
 def _write_rows(out_path: str, n_files: int, rows) -> int:
