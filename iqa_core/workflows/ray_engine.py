@@ -81,7 +81,6 @@ def run(folder: Path, metadata: Mapping[str, dict[str, str]] | None = None, file
     paths = [Path(p).absolute() for p in files] if files is not None else list_images(folder)
     if not paths:
         return
-    ray.data.DataContext.get_current().execution_options.preserve_order = True  # rows in file order
     blocks = min(MAX_BLOCKS, math.ceil(len(paths) / batch_size))
     ds = ray.data.from_items([{"path": str(p)} for p in paths], override_num_blocks=blocks)
     with warnings.catch_warnings():
@@ -92,5 +91,6 @@ def run(folder: Path, metadata: Mapping[str, dict[str, str]] | None = None, file
                               batch_size=batch_size, batch_format="numpy", num_cpus=1,
                               compute=ray.data.ActorPoolStrategy(size=workers or default_workers()),
                               max_restarts=-1, max_task_retries=TASK_RETRIES)
+    rows.context.execution_options.preserve_order = True  # rows in file order; this dataset's context only
     for item in rows.iter_rows():
         yield json.loads(item["row"])
