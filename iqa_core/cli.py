@@ -54,18 +54,20 @@ def cmd_batch(args) -> int:
     try:
         files = batch.list_images(folder)
         meta = batch.read_metadata_csv(Path(args.metadata)) if args.metadata else {}
-    except (OSError, ValueError) as err:
+        out = batch.ResultWriter(Path(args.out))  # before any model loads: a bad output path fails at once
+    except (OSError, ValueError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if args.engine == "ray":
-        return _batch_on_ray(args, folder, files, meta)
-    from tqdm import tqdm
+    with out:
+        if args.engine == "ray":
+            return _batch_on_ray(args, folder, files, meta, out)
+        from tqdm import tqdm
 
-    rows = batch.run(_assessor(), folder, meta, files, workers=args.workers or batch.WORKERS)
-    return _write_rows(args.out, len(files), tqdm(rows, total=len(files), unit="img", file=sys.stderr))
+        rows = batch.run(_assessor(), folder, meta, files, workers=args.workers or batch.WORKERS)
+        return _write_rows(out, len(files), tqdm(rows, total=len(files), unit="img", file=sys.stderr))
 
 
-def _batch_on_ray(args, folder: Path, files: list[Path], meta: dict) -> int:
+def _batch_on_ray(args, folder: Path, files: list[Path], meta: dict, out: batch.ResultWriter) -> int:
     try:
         import ray  # noqa: F401  (only to say plainly that it is missing)
     except ImportError:
@@ -76,7 +78,7 @@ def _batch_on_ray(args, folder: Path, files: list[Path], meta: dict) -> int:
     # Ray Data shows its own progress on the console.
     try:
         with ray_engine.session(args.address, num_cpus=args.workers):
-            return _write_rows(args.out, len(files), ray_engine.run(folder, meta, files, workers=args.workers))
+            return _write_rows(out, len(files), ray_engine.run(folder, meta, files, workers=args.workers))
     except ConnectionError as err:
         print(f"error: cannot reach the Ray cluster at {args.address} ({err}); a cluster guarded by a token "
               "(Ray's default) needs RAY_AUTH_MODE=token and its token (`ray get-auth-token` on the head)",
@@ -84,13 +86,12 @@ def _batch_on_ray(args, folder: Path, files: list[Path], meta: dict) -> int:
         return 2
 
 
-def _write_rows(out_path: str, n_files: int, rows) -> int:
+def _write_rows(out: batch.ResultWriter, n_files: int, rows) -> int:
     n_err = 0
-    with batch.ResultWriter(Path(out_path)) as out:
-        for row in rows:
-            out.write(row)
-            n_err += bool(row.get("error"))
-    print(f"{n_files - n_err} assessed, {n_err} unreadable -> {out_path}", file=sys.stderr)
+    for row in rows:
+        out.write(row)
+        n_err += bool(row.get("error"))
+    print(f"{n_files - n_err} assessed, {n_err} unreadable -> {out.path}", file=sys.stderr)
     return 0
 
 

@@ -11,7 +11,7 @@ import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from iqa_core.inputs.load import ImageLoadError
 from iqa_core.runtime import torch_threads
@@ -141,8 +141,8 @@ class ParquetSink:
     """flat_row's columns, typed (sizes int64, scores float64, the rest strings; null where a row has no
     value), written in row groups so memory stays flat over any number of rows."""
     GROUP = 1024
-    TEXT = {"image", "sentiment", "explanation", "error"}
-    INTEGER = {"width", "height"}
+    TEXT = frozenset({"image", "sentiment", "explanation", "error"})
+    INTEGER = frozenset({"width", "height"})
 
     def __init__(self, path: Path):
         try:
