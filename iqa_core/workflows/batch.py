@@ -9,9 +9,9 @@ import csv
 import json
 import os
 from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from collections.abc import Iterable, Iterator, Mapping
 
 from iqa_core.inputs.load import ImageLoadError
 from iqa_core.runtime import torch_threads

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
 
