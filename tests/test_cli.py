@@ -72,6 +72,27 @@ def test_batch_jsonl_and_csv(folder, tmp_path):
     assert len(table) == 5 and {"image", "quality", "aesthetics", "error"} <= set(table[0])
 
 
+def test_batch_parquet_has_the_csv_columns_typed(folder, tmp_path):
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "results.parquet"
+    r = _run("batch", str(folder), "--out", str(out), "--metadata", str(folder / "meta.csv"))
+    assert r.returncode == 0, r.stderr
+    table = pq.read_table(out)
+    assert table.column_names == batch.csv_columns() and table.num_rows == 5
+    assert str(table.schema.field("quality").type) == "double" and str(table.schema.field("width").type) == "int64"
+    by_name = {row["image"]: row for row in table.to_pylist()}
+    assert by_name["broken.jpg"]["error"] and by_name["broken.jpg"]["quality"] is None
+    assert all(0 <= row["quality"] <= 100 for name, row in by_name.items() if name != "broken.jpg")
+
+
+def test_batch_flags_are_checked_before_any_model_loads(folder, tmp_path):
+    r = _run("batch", str(folder), "--out", str(tmp_path / "r.jsonl"), "--address", "auto")
+    assert r.returncode == 2 and "--address needs --engine ray" in r.stderr
+    r = _run("batch", str(folder), "--out", str(tmp_path / "r.jsonl"), "--workers", "0")
+    assert r.returncode == 2 and "--workers must be at least 1" in r.stderr
+
+
 def test_batch_refuses_links_outside(tmp_path, data_root):
     d = tmp_path / "f"
     d.mkdir()

@@ -9,9 +9,9 @@ import csv
 import json
 import os
 from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from iqa_core.inputs.load import ImageLoadError
 from iqa_core.runtime import torch_threads
@@ -48,6 +48,19 @@ def error_row(name: str, message: str) -> dict:
     return {"image": name, "error": message}
 
 
+def assess_file(assessor, path: Path, folder: Path, metadata: Mapping[str, dict[str, str]]) -> dict:
+    """The one per-file step of every engine (local threads, Ray actors), so their rows are identical: the
+    assessment's fields, or `image` and `error` for a file that cannot be used."""
+    path, folder = Path(path), Path(folder)
+    if not inside(path, folder):
+        return error_row(path.name, "refused: the file lies outside the folder (symlink or '..')")
+    name = path.relative_to(folder).as_posix()
+    try:
+        return assessor.assess(path, name=name, **metadata.get(name, {})).to_dict()
+    except ImageLoadError as err:
+        return error_row(name, str(err))
+
+
 def run(assessor, folder: Path, metadata: dict[str, dict[str, str]] | None = None,
         files: Iterable[Path] | None = None, workers: int = WORKERS) -> Iterator[dict]:
     """Yield one dict per image, in file order: the assessment's fields, or `image` and `error`.
@@ -56,15 +69,6 @@ def run(assessor, folder: Path, metadata: dict[str, dict[str, str]] | None = Non
     folder = Path(folder)
     metadata = metadata or {}
     paths = list(files) if files is not None else list_images(folder)
-
-    def one(path: Path) -> dict:
-        if not inside(path, folder):
-            return error_row(path.name, "refused: the file lies outside the folder (symlink or '..')")
-        name = path.relative_to(folder).as_posix()
-        try:
-            return assessor.assess(path, name=name, **metadata.get(name, {})).to_dict()
-        except ImageLoadError as err:
-            return error_row(name, str(err))
 
     import torch
 
@@ -75,7 +79,7 @@ def run(assessor, folder: Path, metadata: dict[str, dict[str, str]] | None = Non
     with torch_threads(threads), ThreadPoolExecutor(workers, thread_name_prefix="iqa-batch") as pool:
         pending: deque = deque()
         for path in paths:
-            pending.append(pool.submit(one, path))
+            pending.append(pool.submit(assess_file, assessor, path, folder, metadata))
             if len(pending) >= 2 * workers:
                 yield pending.popleft().result()
         while pending:
@@ -105,29 +109,86 @@ def csv_columns() -> list[str]:
             + [f"attr_{a}" for a in ATTRIBUTES] + ["explanation", "error"])
 
 
-class ResultWriter:
-    """Writes rows as JSON lines (.jsonl/.json) or CSV (.csv), chosen by the output's suffix."""
+class JsonLinesSink:
+    """The whole assessment, one JSON object per line."""
 
     def __init__(self, path: Path):
-        self.path = Path(path)
-        self.csv = self.path.suffix.lower() == ".csv"
-        self.fh = open(self.path, "w", newline="", encoding="utf-8")
-        self.writer = csv.DictWriter(self.fh, fieldnames=csv_columns()) if self.csv else None
-        if self.writer:
-            self.writer.writeheader()
+        self.fh = open(path, "w", encoding="utf-8")
 
     def write(self, row: dict) -> None:
-        if self.writer:
-            self.writer.writerow(flat_row(row))
-        else:
-            self.fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self.fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
     def close(self) -> None:
         self.fh.close()
+
+
+class CsvSink:
+    """flat_row's columns."""
+
+    def __init__(self, path: Path):
+        self.fh = open(path, "w", newline="", encoding="utf-8")
+        self.writer = csv.DictWriter(self.fh, fieldnames=csv_columns())
+        self.writer.writeheader()
+
+    def write(self, row: dict) -> None:
+        self.writer.writerow(flat_row(row))
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+class ParquetSink:
+    """flat_row's columns, typed (sizes int64, scores float64, the rest strings; null where a row has no
+    value), written in row groups so memory stays flat over any number of rows."""
+    GROUP = 1024
+    TEXT = frozenset({"image", "sentiment", "explanation", "error"})
+    INTEGER = frozenset({"width", "height"})
+
+    def __init__(self, path: Path):
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError as err:
+            raise RuntimeError("parquet output needs pyarrow: pip install .[parquet]") from err
+        self.pa = pa
+        kind = lambda c: pa.string() if c in self.TEXT else pa.int64() if c in self.INTEGER else pa.float64()  # noqa: E731
+        self.schema = pa.schema([(c, kind(c)) for c in csv_columns()])
+        self.writer = pq.ParquetWriter(path, self.schema)
+        self.rows: list[dict] = []
+
+    def write(self, row: dict) -> None:
+        self.rows.append(flat_row(row))
+        if len(self.rows) >= self.GROUP:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.rows:
+            self.writer.write_table(self.pa.Table.from_pylist(self.rows, schema=self.schema))
+            self.rows = []
+
+    def close(self) -> None:
+        self._flush()
+        self.writer.close()
+
+
+SINKS = {".jsonl": JsonLinesSink, ".json": JsonLinesSink, ".csv": CsvSink, ".parquet": ParquetSink}
+
+
+class ResultWriter:
+    """Writes rows to the sink that the output's suffix names (SINKS); JSON lines for any other suffix."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.sink = SINKS.get(self.path.suffix.lower(), JsonLinesSink)(self.path)
+
+    def write(self, row: dict) -> None:
+        self.sink.write(row)
+
+    def close(self) -> None:
+        self.sink.close()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
-
