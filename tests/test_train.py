@@ -79,7 +79,7 @@ def test_gated_head_routes_each_domain_to_its_expert_and_round_trips(tmp_path):
     import numpy as np
 
     from iqa_core.model.heads import save_heads
-    from iqa_core.training import train
+    from iqa_core.training import quality
     from iqa_core.training.fit import fit_ridge, srcc
 
     rng = np.random.default_rng(2)
@@ -93,7 +93,7 @@ def test_gated_head_routes_each_domain_to_its_expert_and_round_trips(tmp_path):
         ys.append(sign * x[:, 0] + 0.1 * rng.normal(size=k))
         groups += [f"{name}:{i}" for i in range(k)]
     x, y, groups = np.concatenate(xs), np.concatenate(ys), np.array(groups)
-    head = train.fit_gated(x, y, groups, np.ones(6, np.float32))
+    head = quality.fit_gated(x, y, groups, np.ones(6, np.float32))
     ai, photo = slice(0, 120), slice(120, None)
     assert head.domains(x[ai])[:, 1].mean() > 0.9 and head.domains(x[photo])[:, 0].mean() > 0.9
     assert srcc(head.predict(x[ai]), y[ai]) > 0.9 and srcc(head.predict(x[photo]), y[photo]) > 0.9
@@ -101,5 +101,5 @@ def test_gated_head_routes_each_domain_to_its_expert_and_round_trips(tmp_path):
     assert srcc(single.predict(x[ai]), y[ai]) < 0.5  # the majority (photos) sets its sign
     save_heads({"quality": head}, tmp_path / "h.safetensors")
     loaded = load_heads(tmp_path / "h.safetensors")["quality"]
-    assert isinstance(loaded, GatedHead) and loaded.gate.classes == list(train.DOMAINS)
+    assert isinstance(loaded, GatedHead) and loaded.gate.classes == list(quality.DOMAINS)
     assert np.allclose(loaded.predict(x), head.predict(x), atol=0.01)  # weights are stored in float16

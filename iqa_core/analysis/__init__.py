@@ -1,0 +1,1 @@
+"""Stage 3, analysis: pixel measures computed once per image (measure), the eight attributes, and the region map (regions/)."""

@@ -1,9 +1,7 @@
-"""Explanations: the assessment's facts, turned into a few sentences a person can act on.
-
-The facts are plain data taken from the assessment (scores, the strongest and weakest attributes with
-their measured evidence, the regions, the mood, and what the image's text asks for that the image does
-not show). Writers (iqa_core.explain.writers) word them: the deterministic `template` here, or a small language
-model; every text is then checked against these facts (iqa_core.explain.writers.faithfulness).
+"""The facts an explanation may state, as plain data taken from the assessment: the scores, the strongest
+and weakest attributes with their measured evidence, the regions, the mood, and what the image's text asks
+for that the image does not show. Writers (iqa_core.explain.template, iqa_core.explain.writers) word them;
+every text is then checked against these facts (iqa_core.explain.writers.faithfulness).
 """
 from __future__ import annotations
 

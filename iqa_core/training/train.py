@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=HEADS_FILE)
     ap.add_argument("--para-train", type=int, default=None, metavar="N",
                     help="use the first N images of PARA's train split (whole sessions first; 0 leaves it out)")
+    ap.add_argument("--keep-quality", action="store_true",
+                    help="reuse the quality head (and its report rows) of the heads file at --out: the gated "
+                         "quality head's CV is most of the training time, and the region detector is fitted to it")
     args = ap.parse_args(argv)
     t0 = time.time()
     encoder = LiteEncoder()
@@ -59,8 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     pt = featurize("para_train", encoder, args.data, args.para_train) if args.limit is None and args.para_train != 0 \
         else None
     heads, reports = {}, []
-    heads["quality"], rep = train_quality(data)
-    reports += rep
+    if args.keep_quality:
+        heads["quality"] = load_heads(args.out)["quality"]
+        reports += [r for r in json.loads(args.out.with_name(REPORT_FILE.name).read_text())["reports"]
+                    if r["head"].startswith("quality")]
+    else:
+        heads["quality"], rep = train_quality(data)
+        reports += rep
     heads["alignment"], rep = train_alignment(data["agiqa3k"], encoder.name_embeddings)
     reports += rep
     for part in (train_para(data["para"], pt), train_emotion(data["emotion6"], pt)):
@@ -74,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     save_heads(heads, args.out, encoder.image.config)
     heads = load_heads(args.out)  # the reference scores are those of the weights as shipped (float16)
     report = {"seconds": round(time.time() - t0, 1), "limit": args.limit, "encoder": encoder.image.version,
-              "para_train": None if pt is None else len(pt.samples),
+              "para_train": None if pt is None else len(pt.samples), "quality_kept": args.keep_quality,
               "reports": reports,
               "reference": reference_scores(heads, data)}
     args.out.with_name(REPORT_FILE.name).write_text(json.dumps(report, indent=1))

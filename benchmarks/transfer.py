@@ -1,0 +1,101 @@
+"""Leave-one-dataset-out: train without set X, test on X — how the scores meet images from elsewhere.
+
+`python -m benchmarks.transfer` (features from the training cache; run `python -m iqa_core.training.train`
+first). Rows:
+- quality on AGIQA-3K, LIVE-C and PARA's quality votes, each from a head trained on the other two sets
+  (the training recipe of training.quality; with one domain left, its expert alone);
+- aesthetics on para-dev from a head trained on para-train alone (the shipped recipe);
+- sentiment on Emotion6 from PARA's train-split votes alone, on para-dev's votes from Emotion6 alone, and on
+  para-dev from both (the shipped recipe; para-dev is never used for sentiment);
+- alignment: how often an image's own prompt beats a random and a hard other prompt, with and without the
+  mismatched pairs in training (grouped 5-fold CV on AGIQA-3K).
+Prints the table and writes benchmarks/results/transfer.json.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from benchmarks.common import table, write_json
+from iqa_core.model.encoders.lite import LiteEncoder
+from iqa_core.training import datasets
+from iqa_core.training.aesthetics import SCALE_1_5
+from iqa_core.training.affect import fit_sentiment, sentiment_accuracy
+from iqa_core.training.alignment import train_alignment
+from iqa_core.training.featurize import IMAGE_INPUTS, POWER_SEMANTIC, POWER_TECHNICAL, Featurized, featurize, zscore
+from iqa_core.training.fit import correlations, fit_ridge
+from iqa_core.training.quality import EXPERT_WEIGHTS, QUALITY_OUT, QUALITY_SETS, fit_gated
+
+
+def quality_without(data: dict[str, Featurized], held: str) -> dict:
+    """The quality recipe on every set but `held`, scored on `held`."""
+    train = [n for n in QUALITY_SETS if n != held]
+    x = np.concatenate([data[n].x(["image"]) for n in train])
+    y = np.concatenate([zscore(data[n].y(QUALITY_SETS[n][0])) for n in train])
+    groups = np.concatenate([[f"{n}:{g}" for g in data[n].groups] for n in train])
+    prior = data[held].prior(["image"], POWER_TECHNICAL)
+    domains = {QUALITY_SETS[n][1] for n in train}
+    if len(domains) == 2:
+        head = fit_gated(x, y, groups, prior)
+    else:  # no AI images left: the photo expert alone (a gate needs both domains)
+        weights = EXPERT_WEIGHTS[domains.pop()]
+        sw = np.array([weights[g.split(":", 1)[0]] for g in groups], np.float32)
+        head = fit_ridge(x, y, "quality", ["image"], prior, sw, **QUALITY_OUT)
+    key = QUALITY_SETS[held][0]
+    return {"task": "quality", "test": held, "trained_on": " + ".join(train),
+            **correlations(head.predict(data[held].x(["image"])), data[held].y(key))}
+
+
+def aesthetics_transfer(pa: Featurized, pt: Featurized) -> dict:
+    head = fit_ridge(pt.x(IMAGE_INPUTS), pt.y("aesthetics"), "aesthetics", IMAGE_INPUTS,
+                     pa.prior(IMAGE_INPUTS, POWER_TECHNICAL), **SCALE_1_5)
+    return {"task": "aesthetics", "test": "para-dev", "trained_on": f"para-train ({len(pt.samples)})",
+            **correlations(head.predict(pa.x(IMAGE_INPUTS)), pa.y("aesthetics"))}
+
+
+def sentiment_transfer(em: Featurized, pa: Featurized, pt: Featurized) -> list[dict]:
+    prior = em.prior(IMAGE_INPUTS, POWER_SEMANTIC)
+    rows = []
+    for train, test, name in (([pt], em, "emotion6"), ([em], pa, "para-dev votes"), ([em, pt], pa, "para-dev votes"),
+                              ([em, pt], em, "emotion6 (in-sample)")):
+        acc = sentiment_accuracy(fit_sentiment(train, prior), test)
+        rows.append({"task": "sentiment", "test": name, "trained_on": " + ".join(
+            "para-train votes" if d is pt else "emotion6" for d in train), **acc})
+    return rows
+
+
+def alignment_contrast(ag: Featurized, name_emb: np.ndarray) -> list[dict]:
+    rows = []
+    for negatives in (False, True):
+        _, (rep,) = train_alignment(ag, name_emb, negatives=negatives)
+        rows.append({"task": "alignment", "test": "agiqa3k (5-fold CV)",
+                     "trained_on": "agiqa3k" + (" + mismatched prompts" if negatives else ""), **rep["cv"],
+                     **{f"{k}_{m}": v for k in ("own_vs_random", "own_vs_hard") for m, v in rep[k].items()}})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--para-train", type=int, default=None, help="first N images of para-train")
+    args = ap.parse_args(argv)
+    t0 = time.time()
+    encoder = LiteEncoder()
+    root = datasets.DEFAULT_ROOT
+    data = {n: featurize(n, encoder, root) for n in ("agiqa3k", "livec", "para", "emotion6")}
+    pt = featurize("para_train", encoder, root, args.para_train)
+    rows = [quality_without(data, held) for held in QUALITY_SETS]
+    rows.append(aesthetics_transfer(data["para"], pt))
+    rows += sentiment_transfer(data["emotion6"], data["para"], pt)
+    rows += alignment_contrast(data["agiqa3k"], encoder.name_embeddings)
+    fmt = lambda r: " ".join(f"{k} {v}" for k, v in r.items() if k not in ("task", "test", "trained_on"))  # noqa: E731
+    print(table([[r["task"], r["test"], r["trained_on"], fmt(r)] for r in rows],
+                ["task", "tested on", "trained on", "figures"], "Leave one dataset out"))
+    path = write_json("transfer.json", {"seconds": round(time.time() - t0, 1), "rows": rows})
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
