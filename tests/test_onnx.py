@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from iqa_core.inputs.load import load_image
 from iqa_core.model import features
-from iqa_core.model.encoders import lite, lite_onnx
+from iqa_core.model.encoders import lite, onnx_engine
 from iqa_core.runtime import torch_threads
 from iqa_core.training import datasets
 
@@ -40,16 +41,21 @@ def test_onnx_features_match_torch_on_dev_images(engines, dev_images):
 
 def test_graph_is_cached_under_a_key_of_what_built_it(tmp_path, monkeypatch):
     monkeypatch.setenv("IQA_CACHE", str(tmp_path))
-    path = lite_onnx.model_file(lite.DEFAULT_VARIANT, 224)
+    key = lite.graph_key(lite.DEFAULT_VARIANT)
+    path = onnx_engine.graph_file(key, "224")
     assert path.is_relative_to(tmp_path / "onnx")
-    for part in (lite.distribution(lite.DEFAULT_VARIANT), lite.weights_version(lite.DEFAULT_VARIANT), "224",
-                 f"opset{lite_onnx.OPSET}", lite_onnx.ort.__version__):
+    assert lite.weights_version(lite.DEFAULT_VARIANT) in key and lite.DEFAULT_VARIANT in key
+    for part in (key, "224", f"opset{onnx_engine.OPSET}", onnx_engine.ort.__version__):
         assert part in str(path.relative_to(tmp_path))
-    assert lite_onnx.ensure_model(lite.DEFAULT_VARIANT, 224) == path and path.stat().st_size > 10_000_000
+    stages = onnx_engine.OnnxStages(lite.DEFAULT_VARIANT, key, (224,))
+    assert path.is_file() and path.stat().st_size > 10_000_000
     built = path.stat().st_mtime_ns
-    lite_onnx.ensure_model(lite.DEFAULT_VARIANT, 224)  # a second call reads the cache, never re-exports
+    again = onnx_engine.OnnxStages(lite.DEFAULT_VARIANT, key, (224,))  # reads the cache, never re-exports
     assert path.stat().st_mtime_ns == built
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left behind
+    x = lite.LiteImageEncoder._array(Image.new("RGB", (64, 48), (200, 30, 90)), 224)
+    for a, b in zip(stages(x), again(x)):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_engine_choice(monkeypatch):
@@ -66,5 +72,19 @@ def test_sessions_follow_the_thread_budget(engines, dev_images):
     whole = fast.encode(dev_images[:1])[0]
     with torch_threads(1):
         split = fast.encode(dev_images[:1])[0]
-    assert {(448, 1), (224, 1)} <= set(fast._run._sessions)
+    assert all(1 in s._by_threads for s in fast._run.sessions.values())
     np.testing.assert_allclose(features.pool_maps(split.maps), features.pool_maps(whole.maps), atol=1e-5)
+
+
+def test_text_engines_agree_on_dev_prompts(data_root):
+    from iqa_core.model.encoders.text import MiniLMTextEncoder
+
+    fast, ref = MiniLMTextEncoder(engine="onnx"), MiniLMTextEncoder(engine="torch")
+    texts = [s.prompt for s in datasets.load("agiqa3k", data_root)[:40]] + ["word " * 400, "Café naïve 東京"]
+    a, b = fast.embed(texts), ref.embed(texts)
+    assert a.shape == b.shape == (len(texts), 384)
+    assert np.abs(a - b).max() < 1e-5
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    ta, tb = fast.tokens(texts[0]), ref.tokens(texts[0])
+    assert ta.shape == tb.shape and np.abs(ta - tb).max() < 1e-4
+    assert fast.embed([]).shape == (0, 384)

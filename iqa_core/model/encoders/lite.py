@@ -3,7 +3,7 @@
 Quality lives in low-level statistics that the final 1280-d vector mostly discards, so every stage's map is
 kept and pooled (mean and standard deviation per channel); the small size sees the whole scene, the large
 one fine detail. Two engines run the same graph: "onnx" (ONNX Runtime, the default where it is installed;
-lite_onnx) and "torch" (the reference it is exported from; lite_torch). Choose with engine= or $IQA_ENGINE.
+onnx_engine) and "torch" (the reference it is exported from; lite_torch). Choose with engine= or $IQA_ENGINE.
 """
 from __future__ import annotations
 
@@ -54,6 +54,11 @@ def weights_version(variant: str) -> str:
                           "install it.") from err
 
 
+def graph_key(variant: str) -> str:
+    """What the ONNX graph is built from: the variant and its weights package's version."""
+    return f"{variant}@{distribution(variant)}-{weights_version(variant)}"
+
+
 def default_engine() -> str:
     """$IQA_ENGINE if set, else onnx where onnxruntime imports, else torch."""
     if os.environ.get(ENGINE_ENV):
@@ -81,9 +86,9 @@ class LiteImageEncoder:
         weights_version(variant)  # fail here, with the install line, if the weights package is missing
         self.variant, self.engine = variant, engine
         if engine == "onnx":
-            from iqa_core.model.encoders.lite_onnx import OnnxStages
+            from iqa_core.model.encoders.onnx_engine import OnnxStages
 
-            self._run = OnnxStages(variant, INPUT_SIZES)
+            self._run = OnnxStages(variant, graph_key(variant), INPUT_SIZES)
         else:
             from iqa_core.model.encoders.lite_torch import TorchStages
 
@@ -148,7 +153,7 @@ class LiteEncoder:
     @cached_property
     def text(self) -> MiniLMTextEncoder:
         # Loaded on first use: an image without text never pays for the sentence model.
-        return MiniLMTextEncoder()
+        return MiniLMTextEncoder(engine=self.image.engine)
 
     @cached_property
     def name_embeddings(self) -> np.ndarray:

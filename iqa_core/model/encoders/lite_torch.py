@@ -76,6 +76,6 @@ def export_onnx(variant: str, size: int, path: str, opset: int) -> None:
     # The exporter's deprecation and constant-folding notices are about the exporter, not this graph (the
     # ONNX Runtime test compares every output with this engine's): a user's first run need not show them.
     with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", (UserWarning, DeprecationWarning))
+        warnings.simplefilter("ignore")
         torch.onnx.export(stages, (torch.zeros(1, 3, size, size),), path, dynamo=False, opset_version=opset,
                           input_names=["image"], do_constant_folding=True)
