@@ -29,7 +29,8 @@ def compute_threads() -> int:
 
 @contextmanager
 def torch_threads(n: int):
-    """Run a block with n torch threads (the count is process-wide), then restore the previous count."""
+    """Run a block with n torch threads (the count is process-wide, and the ONNX engine reads it as its
+    budget: compute_threads), then restore the previous count."""
     import torch
 
     before = torch.get_num_threads()

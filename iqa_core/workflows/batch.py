@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from iqa_core.inputs.load import ImageLoadError
-from iqa_core.runtime import torch_threads
+from iqa_core.runtime import compute_threads, torch_threads
 from iqa_core.scores import EMOTIONS
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
@@ -66,12 +66,10 @@ def run(assessor, folder: Path, metadata: dict[str, dict[str, str]] | None = Non
         except ImageLoadError as err:
             return error_row(name, str(err))
 
-    import torch
-
     workers = max(1, workers)
-    # torch's threads split between the workers: two workers of one thread each beat two of two threads
-    # each by about 10% on 2 cores.
-    threads = torch.get_num_threads() // workers
+    # The thread budget (torch's and ONNX Runtime's intra-op threads) split between the workers: two workers
+    # of one thread each beat two of two threads each by about 10% on 2 cores.
+    threads = compute_threads() // workers
     with torch_threads(threads), ThreadPoolExecutor(workers, thread_name_prefix="iqa-batch") as pool:
         pending: deque = deque()
         for path in paths:
