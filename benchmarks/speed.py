@@ -2,10 +2,11 @@
 batch throughput, the whole `python -m iqa_core batch` process against BRISQUE alone, cold start of
 `assess --prompt` against a cold `import torch`, and peak RSS.
 
-    python -m benchmarks.speed [--n 50] [--engine onnx] [--reference torch|none] [--rounds 3]
+    python -m benchmarks.speed [--n 50] [--engine onnx] [--reference torch|none] [--rounds 3] [--threads N]
 
 The machine is shared, so absolute times move between runs: every comparison alternates engine and
-reference (ABBA) in the same run and is reported as a ratio. Writes benchmarks/results/speed.json.
+reference (ABBA) in the same run and is reported as a ratio. Writes benchmarks/results/speed.json
+(speed-threadsN.json with --threads).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ import numpy as np
 from benchmarks.common import ROOT, table, write_json
 from iqa_core.model.encoders.lite import ENGINE_ENV, ENGINES
 from iqa_core.training import datasets
+from iqa_core.runtime import torch_threads
 from iqa_core.workflows import batch
 
 STAGES = ("decode", "metadata", "encode", "heads", "attributes", "regions", "explanation", "total")
@@ -77,7 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engine", choices=ENGINES, default="onnx")
     ap.add_argument("--reference", choices=(*ENGINES, "none"), default="torch")
     ap.add_argument("--rounds", type=int, default=3, help="alternated rounds of each whole-process measurement")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="thread budget of the in-process measurements (default: the process's own)")
     args = ap.parse_args(argv)
+    return measure(args)
+
+
+def measure(args: argparse.Namespace) -> int:
     engines = [args.engine] + ([args.reference] if args.reference not in ("none", args.engine) else [])
     samples = datasets.load("agiqa3k")[: args.n // 2] + datasets.load("livec")[: args.n - args.n // 2]
 
@@ -107,33 +115,35 @@ def main(argv: list[str] | None = None) -> int:
                          samples[0].prompt or "a photo"])
             cold[e].append(child(cmd, None if e == "import torch" else e)[0])
 
-    from iqa_core.pipeline import Assessor
+    # After the child processes, which must fork from a small parent; torch_threads imports torch.
+    with torch_threads(args.threads) if args.threads else nullcontext():
+        from iqa_core.pipeline import Assessor
 
-    assessors = {}
-    for e in engines:
-        with engine_env(e):
-            assessors[e] = Assessor()
-        assessors[e].assess(samples[0].path, prompt=samples[0].prompt)  # warm-up: allocations, first calls
+        assessors = {}
+        for e in engines:
+            with engine_env(e):
+                assessors[e] = Assessor()
+            assessors[e].assess(samples[0].path, prompt=samples[0].prompt)  # warm-up: allocations, first calls
 
-    # Single images, engines alternated image by image.
-    timings = {e: [] for e in engines}
-    walls = {e: [] for e in engines}
-    for i, s in enumerate(samples):
-        for e in (engines if i % 2 == 0 else engines[::-1]):
+        # Single images, engines alternated image by image.
+        timings = {e: [] for e in engines}
+        walls = {e: [] for e in engines}
+        for i, s in enumerate(samples):
+            for e in (engines if i % 2 == 0 else engines[::-1]):
+                t0 = time.perf_counter()
+                a = assessors[e].assess(s.path, prompt=s.prompt)
+                walls[e].append(time.perf_counter() - t0)
+                timings[e].append(a.timings_ms)
+
+        # In-process batch over the same LIVE-C files, alternated.
+        rate = {e: [] for e in engines}
+        for e in abba(engines, 2):
             t0 = time.perf_counter()
-            a = assessors[e].assess(s.path, prompt=s.prompt)
-            walls[e].append(time.perf_counter() - t0)
-            timings[e].append(a.timings_ms)
-
-    # In-process batch over the same LIVE-C files, alternated.
-    rate = {e: [] for e in engines}
-    for e in abba(engines, 2):
-        t0 = time.perf_counter()
-        n_ok = sum(1 for r in batch.run(assessors[e], folder, files=files) if not r.get("error"))
-        rate[e].append(n_ok / (time.perf_counter() - t0))
+            n_ok = sum(1 for r in batch.run(assessors[e], folder, files=files) if not r.get("error"))
+            rate[e].append(n_ok / (time.perf_counter() - t0))
 
     med = lambda v: float(np.median(v))  # noqa: E731
-    results = {"n": len(samples), "engines": engines, "stages_ms": {}, "wall_single_ms": {},
+    results = {"n": len(samples), "engines": engines, "threads": args.threads or "default", "stages_ms": {}, "wall_single_ms": {},
                "batch_images_per_s": {}, "whole_batch_s": {}, "whole_batch_over_brisque": {},
                "cold_start_s": {}, "cold_over_import_torch": {}, "peak_rss_mb": {}}
     for e in engines:
@@ -175,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table(summary, ["measure"] + engines + (["new / reference"] if ratio else []),
                 f"Throughput and start ({len(files)} LIVE-C images; BRISQUE alone {results['whole_batch_s']['brisque']:.1f} s, "
                 f"cold import torch {results['cold_start_s']['import torch']:.1f} s; medians of {args.rounds} alternated rounds)"))
-    print(f"wrote {write_json('speed.json', results)}")
+    print(f"wrote {write_json('speed.json' if not args.threads else f'speed-threads{args.threads}.json', results)}")
     return 0
 
 
