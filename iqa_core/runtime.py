@@ -1,18 +1,36 @@
-"""Process-level tuning shared by the app, the batch runner and the LLM writer: torch's thread count and
-glibc's malloc arenas."""
+"""Process-level tuning shared by the app, the batch runner, the encoder and the LLM writer: the thread
+budget, glibc's malloc arenas and the cache folder for converted models."""
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
 import os
+import sys
 from contextlib import contextmanager
+from pathlib import Path
+
+CACHE_ENV = "IQA_CACHE"
 
 M_ARENA_MAX = -8  # mallopt parameter number, from glibc's malloc.h
 
 
+def cache_root(root: str | os.PathLike | None = None) -> Path:
+    """Where converted models are cached: root, else $IQA_CACHE, else ~/.cache/iqa_core."""
+    return Path(root or os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "iqa_core").expanduser()
+
+
+def compute_threads() -> int:
+    """Threads one forward pass may use: torch's count where torch is loaded (configure_server and the batch
+    runner split it between concurrent requests), else every core. The ONNX engine reads it per call, so one
+    knob governs both engines."""
+    torch = sys.modules.get("torch")
+    return torch.get_num_threads() if torch is not None else os.cpu_count() or 1
+
+
 @contextmanager
 def torch_threads(n: int):
-    """Run a block with n torch threads (the count is process-wide), then restore the previous count."""
+    """Run a block with n torch threads (the count is process-wide, and the ONNX engine reads it as its
+    budget: compute_threads), then restore the previous count."""
     import torch
 
     before = torch.get_num_threads()

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from iqa_core.inputs.load import ImageLoadError
-from iqa_core.runtime import torch_threads
+from iqa_core.runtime import compute_threads, torch_threads
 from iqa_core.scores import EMOTIONS
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
@@ -70,12 +70,11 @@ def run(assessor, folder: Path, metadata: dict[str, dict[str, str]] | None = Non
     metadata = metadata or {}
     paths = list(files) if files is not None else list_images(folder)
 
-    import torch
 
     workers = max(1, workers)
-    # torch's threads split between the workers: two workers of one thread each beat two of two threads
-    # each by about 10% on 2 cores.
-    threads = torch.get_num_threads() // workers
+    # The thread budget (torch's and ONNX Runtime's intra-op threads) split between the workers: two workers
+    # of one thread each beat two of two threads each by about 10% on 2 cores.
+    threads = compute_threads() // workers
     with torch_threads(threads), ThreadPoolExecutor(workers, thread_name_prefix="iqa-batch") as pool:
         pending: deque = deque()
         for path in paths:

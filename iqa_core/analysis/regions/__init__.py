@@ -68,8 +68,13 @@ except ImportError:  # pragma: no cover
     _BLAS = None
 
 
-def head_scores(segs: list[Segment], fm: FeatureMaps, quality_fn) -> np.ndarray:
-    feats = pool_regions(fm.maps, [s.mask.astype(np.float32) for s in segs])
+def pooled_features(segs: list[Segment], fm: FeatureMaps) -> np.ndarray:
+    """Every map pooled inside every region, once: the head and the detector both read it."""
+    return pool_regions(fm.maps, [s.mask.astype(np.float32) for s in segs])
+
+
+def head_scores(segs: list[Segment], fm: FeatureMaps, quality_fn, pooled: np.ndarray | None = None) -> np.ndarray:
+    feats = pooled_features(segs, fm) if pooled is None else pooled
     return np.asarray(quality_fn(feats), np.float64)
 
 
@@ -80,14 +85,15 @@ def region_scores(segs: list[Segment], fm: FeatureMaps, image: Image.Image | Non
     the other scorings). Without the image there is no evidence, and every scoring is the head's."""
     if scoring not in SCORINGS:
         raise ValueError(f"Unknown region scoring {scoring!r}; known: {SCORINGS}")
-    scores = head_scores(segs, fm, quality_fn)
+    pooled = pooled_features(segs, fm)
+    scores = head_scores(segs, fm, quality_fn, pooled)
     issues: list[str | None] = [None] * len(segs)
     if scoring != "head" and image is not None:
         severity = (ev if ev is not None else Evidence(image)).severity(label_map(segs))
         if scoring == "head+evidence":
             scores = scores * evidence_factor(severity)
         else:
-            p = (detector or shipped_detector()).proba(detector_inputs(severity, scores, segs, fm))
+            p = (detector or shipped_detector()).proba(detector_inputs(severity, scores, segs, fm, pooled))
             scores = scores * p[:, 0]
             issues = [ISSUES[int(row[1:].argmax())] if row[0] < 0.5 else None for row in p]
     return np.clip(scores, 0.0, 100.0), issues
@@ -115,4 +121,4 @@ def score_regions(fm: FeatureMaps, quality_fn, image: Image.Image | None = None,
 
 __all__ = ["DEFAULT_METHOD", "DEFAULT_SCORING", "Detector", "Evidence", "ISSUES", "METHODS", "SCORINGS", "Segment",
            "centre_point", "compute", "describe", "detector_inputs", "evidence_factor", "feature_segments",
-           "head_scores", "label_map", "place", "region_scores", "score_regions", "segment_image", "shipped_detector"]
+           "head_scores", "label_map", "pooled_features", "place", "region_scores", "score_regions", "segment_image", "shipped_detector"]

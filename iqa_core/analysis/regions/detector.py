@@ -37,14 +37,28 @@ def expand(stats: np.ndarray) -> np.ndarray:
     return np.concatenate([np.maximum(stats, 0.0), np.minimum(stats, 0.0)], 1)
 
 
+def early_columns(fm: FeatureMaps) -> np.ndarray:
+    """Where the first EARLY_MAPS maps of each input size sit in pool_regions' columns over all maps."""
+    cols, at = [], 0
+    for size in sorted(fm.maps):
+        for i, fmap in enumerate(fm.maps[size]):
+            if i < EARLY_MAPS:
+                cols.append(np.arange(at, at + 2 * fmap.shape[0]))
+            at += 2 * fmap.shape[0]
+    return np.concatenate(cols)
+
+
 def detector_inputs(severity: dict[str, np.ndarray], head: np.ndarray, segs: list[Segment],
-                    fm: FeatureMaps) -> np.ndarray:
+                    fm: FeatureMaps, pooled: np.ndarray | None = None) -> np.ndarray:
     """(n_regions, d): expand(region_stats(...)) and the early backbone features pooled inside each region's
-    mask, relative to the image's median region (damage shows as a region unlike the rest of its image)."""
+    mask, relative to the image's median region (damage shows as a region unlike the rest of its image).
+    pooled: pool_regions over all maps, if the caller has it (its early columns are the same numbers)."""
     masks = [s.mask.astype(np.float32) for s in segs]
     stats = region_stats(severity, head, np.array([m.mean() for m in masks]))
-    pooled = pool_regions({size: maps[:EARLY_MAPS] for size, maps in fm.maps.items()}, masks)
-    return np.concatenate([expand(stats), pooled - np.median(pooled, 0)], 1)
+    if pooled is None:
+        pooled = pool_regions(fm.maps, masks)
+    early = pooled[:, early_columns(fm)]
+    return np.concatenate([expand(stats), early - np.median(early, 0)], 1)
 
 
 @dataclass

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 from scipy import ndimage
-from skimage.segmentation import slic
 
 from iqa_core.analysis.regions.evidence import Evidence
 from iqa_core.model.encoders.lite import FeatureMaps
@@ -84,6 +83,8 @@ def merge_labels(labels: np.ndarray, feats: np.ndarray, k: int) -> np.ndarray:
 
 
 def superpixel_segments(image: Image.Image, ev: Evidence, k: int = N_REGIONS) -> list[Segment]:
+    from skimage.segmentation import slic  # imported here: the default method never needs it
+
     rgb = _small_rgb(image)
     sp = slic(rgb, n_segments=48, compactness=10, start_label=0, channel_axis=-1)
     h, w = sp.shape

