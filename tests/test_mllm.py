@@ -108,7 +108,7 @@ def test_scores_in_range_and_deterministic(scorer):
 
 def test_probabilities_come_from_the_integer_logits(scorer):
     image, q = _images()[0], question("quality")
-    inputs = scorer._inputs(image, q)
+    inputs = scorer._inputs([(image, q)])
     with torch.inference_mode():
         logits = scorer.model(**inputs).logits[0, -1]
     ids = [scorer.tokenizer.convert_tokens_to_ids(str(n)) for n in range(10, 51)]
