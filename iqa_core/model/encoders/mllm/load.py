@@ -64,6 +64,11 @@ def _load(spec: Spec, device: str | None) -> Loaded:
         hint = ("The folder must hold a saved image-text-to-text model (config.json, weights, processor and "
                 "tokenizer files, as save_pretrained writes them)." if spec.local else
                 "Offline? Download the model once and pass its local folder, e.g. 'mllm:/path/to/folder'.")
+        if importlib.util.find_spec("torchvision") is None:
+            # transformers builds the Qwen-VL, InternVL, LLaVA-OneVision and SmolVLM processors with a video
+            # processor, and its video processors need torchvision, even when only images are sent.
+            hint += "\nQwen-VL, InternVL, LLaVA-OneVision and SmolVLM processors also need torchvision (built for " \
+                    "the installed torch)."
         raise RuntimeError(f"Could not load MLLM {spec.raw!r} from {spec.target!r}: {err}\n{hint}") from err
     family = family_of(model.config)
     if "device_map" not in kwargs:
