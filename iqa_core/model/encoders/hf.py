@@ -2,7 +2,12 @@
 
 The default encoders ship on PyPI; this one is for users who have a model hub or a downloaded CLIP-style
 model. Besides embeddings it scores images zero-shot the CLIP-IQA way (Wang et al. 2023): each attribute is
-an antonym prompt pair, and the score is the softmax probability of the positive prompt.
+an antonym prompt pair, and the score is the probability of the positive prompt.
+
+How a set of prompts becomes probabilities follows how the model was trained: CLIP with a softmax over the
+batch, so a softmax over the prompts; SigLIP / SigLIP2 with an independent sigmoid per image-text pair
+(logit_scale * cosine + logit_bias), so each prompt's sigmoid, normalised over the set. Alignment is
+CLIPScore for CLIP and the pair's sigmoid for SigLIP.
 """
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ DEFAULT_LOGIT_SCALE = 100.0  # CLIP's trained temperature, for models without a 
 CLIPSCORE_WEIGHT = 2.5  # CLIPScore (Hessel et al. 2021) rescales cosine so typical matches span [0, 1]
 BATCH_SIZE = 32
 CHARS_PER_TOKEN_CAP = 32  # cut absurdly long texts before tokenizing; no real token is this long
+SIGMOID_MODEL_TYPES = ("siglip", "siglip2")  # trained with a pairwise sigmoid loss, not a softmax
 
 
 class HFClipEncoder:
@@ -49,6 +55,7 @@ class HFClipEncoder:
         self.model.to(device).eval()  # eval: no dropout, so the same image always gives the same embedding
         self.version = f"{spec}@{_revision(self.model.config)}"
         self.max_text_tokens = _max_text_tokens(self.model.config, self.processor.tokenizer)
+        self.sigmoid = self.model.config.model_type in SIGMOID_MODEL_TYPES
 
     @torch.inference_mode()
     def image_embeddings(self, images: list[Image.Image]) -> np.ndarray:
@@ -91,6 +98,11 @@ class HFClipEncoder:
         return float(scale.detach().exp().reshape(-1)[0]) if scale is not None else DEFAULT_LOGIT_SCALE
 
     @cached_property
+    def _logit_bias(self) -> float:
+        bias = getattr(self.model, "logit_bias", None)
+        return float(bias.detach().reshape(-1)[0]) if bias is not None else 0.0
+
+    @cached_property
     def _dim(self) -> int:
         return self._embed_texts(["photo"]).shape[1]
 
@@ -104,8 +116,12 @@ class HFClipEncoder:
         return rng[0] + (rng[1] - rng[0]) * p_pos
 
     def _softmax_over(self, img: np.ndarray, texts: list[str]) -> np.ndarray:
-        """(n, len(texts)) softmax of the scaled image-text cosines, like CLIP's zero-shot classifier."""
+        """(n, len(texts)) probabilities of the prompts: CLIP's softmax over the scaled cosines, or SigLIP's
+        per-prompt sigmoids normalised over the prompts."""
         logits = self._logit_scale * img @ np.stack([self._prompt_rows[t] for t in texts]).T
+        if self.sigmoid:
+            p = _sigmoid(logits + self._logit_bias)
+            return p / np.maximum(p.sum(axis=1, keepdims=True), 1e-300)
         logits -= logits.max(axis=1, keepdims=True)
         expd = np.exp(logits)
         return expd / expd.sum(axis=1, keepdims=True)
@@ -117,13 +133,17 @@ class HFClipEncoder:
             txt = self.text_embeddings([prompts[i] for i in given])
             for row, i in enumerate(given):
                 cos = float(img[i] @ txt[row])
-                out[i] = min(100.0, 100.0 * max(CLIPSCORE_WEIGHT * cos, 0.0))
+                if self.sigmoid:  # SigLIP's own probability that the pair matches
+                    out[i] = 100.0 * float(_sigmoid(np.float64(self._logit_scale * cos + self._logit_bias)))
+                else:
+                    out[i] = min(100.0, 100.0 * max(CLIPSCORE_WEIGHT * cos, 0.0))
         return out
 
     def _embed_images(self, images: list[Image.Image]) -> np.ndarray:
         rgb = [im.convert("RGB") for im in images]  # grey, palette and RGBA inputs all become 3 channels
-        pixels = self.processor.image_processor(images=rgb, return_tensors="pt")["pixel_values"]
-        return _features(self.model.get_image_features(pixel_values=pixels.to(self.device)))
+        # SigLIP2's processor adds the patch mask and spatial shapes of its native-resolution patches.
+        inputs = self.processor.image_processor(images=rgb, return_tensors="pt")
+        return _features(self.model.get_image_features(**{k: v.to(self.device) for k, v in inputs.items()}))
 
     def _embed_texts(self, texts: list[str]) -> np.ndarray:
         cut = [t[:self.max_text_tokens * CHARS_PER_TOKEN_CAP] for t in texts]  # tokenizing 1 MB only to drop it is slow
@@ -172,6 +192,10 @@ def _features(out) -> np.ndarray:
     # transformers 5 returns a model output whose pooler_output is the projected embedding; 4.x a tensor.
     emb = out if isinstance(out, torch.Tensor) else out.pooler_output
     return emb.float().cpu().numpy()
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # no overflow for large |x|
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:

@@ -10,6 +10,9 @@ their expected value is rescaled to 0-100. The integers are one token each in so
 tokenizer writes numbers digit by digit, the class probability is P(first digit) * P(second digit | first),
 from one more batched forward pass. A vocabulary that has neither raises an error; there is no fallback.
 
+Families (mllm.families): Qwen2-VL / Qwen2.5-VL, LLaVA / LLaVA-OneVision, Idefics3 / SmolVLM and InternVL,
+each through its own processor and chat template. The questions of one call run as one left-padded batch.
+
 Spec: "mllm:<hub id or folder>" (also "mllm:hf:<...>" / "mllm:local-dir:<folder>"), e.g.
 Assessor(scorer="mllm:/models/llava-1.5-7b-hf").
 """
@@ -21,6 +24,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from iqa_core.model.encoders.mllm.load import load
 from iqa_core.registry import Spec, parse
 
 LOW, HIGH = 10, 50
@@ -46,7 +50,8 @@ class _Classes:
 
 
 def _single_token(tokenizer, text: str) -> int | None:
-    ids = tokenizer.encode(text, add_special_tokens=False)
+    # SentencePiece vocabularies (Llama) write a bare word-start piece before a number: it is not the number.
+    ids = [i for i in tokenizer.encode(text, add_special_tokens=False) if tokenizer.decode([i]).strip()]
     unknown = getattr(tokenizer, "unk_token_id", None)
     return ids[0] if len(ids) == 1 and ids[0] != unknown else None
 
@@ -93,19 +98,20 @@ class MLLMScorer:
 
     fields = FIELDS
 
-    def __init__(self, spec: str | Spec, device: str | None = None, dtype: torch.dtype | None = None):
+    def __init__(self, spec: str | Spec, device: str | None = None, batch_size: int = 8):
+        """device: None picks one (device_map="auto" on a GPU, else the CPU); batch_size: questions per
+        forward pass for the families that batch."""
         parsed = parse(spec, "scorer")
         if parsed.backend.name != "mllm":
             raise ValueError(f"{parsed.raw!r} is not an MLLM spec: write 'mllm:<hub id or folder>'.")
-        spec, source, local = parsed.raw, parsed.target, parsed.local
-        self.name = spec
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        dtype = dtype or (torch.bfloat16 if self.device.startswith("cuda") else torch.float32)
-        self.model, self.processor = _load(spec, source, local, dtype)
-        self.model.to(self.device).eval()
+        self.name = parsed.raw
+        loaded = load(parsed, device)
+        self.model, self.processor, self.family, self.device = (loaded.model, loaded.processor, loaded.family,
+                                                                 loaded.device)
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
         self.classes = find_classes(self.tokenizer)
-        self.version = f"{spec}@{getattr(self.model.config, '_commit_hash', None) or self.model.config._name_or_path}"
+        self.version = loaded.version
+        self.batch_size = batch_size if self.family.batched else 1
 
     # -- public ---------------------------------------------------------------------------------------
     def zero_shot(self, images: list[Image.Image], prompts: list[str | None] | None = None,
@@ -116,75 +122,77 @@ class MLLMScorer:
         metadata = metadata or [None] * len(images)
         if not len(images) == len(prompts) == len(metadata):
             raise ValueError(f"zero_shot got {len(images)} images, {len(prompts)} prompts, {len(metadata)} metadata.")
-        out = []
-        for image, text, meta in zip(images, prompts, metadata):
-            res = {f: self.score(image, question(f, text, meta)) for f in ("quality", "aesthetics")}
-            res["alignment"] = self.score(image, question("alignment", text, meta)) if text else None
-            out.append(res)
+        rows = [(i, f) for i, text in enumerate(prompts) for f in FIELDS if f != "alignment" or text]
+        queries = [(images[i], question(f, prompts[i], metadata[i])) for i, f in rows]
+        scores = [expected_score(p) for p in self.class_probabilities_batch(queries)]
+        out = [dict.fromkeys(FIELDS) for _ in images]
+        for (i, f), s in zip(rows, scores):
+            out[i][f] = s
         return out
 
-    @torch.inference_mode()
     def class_probabilities(self, image: Image.Image, query: str) -> np.ndarray:
         """(41,) probabilities of the answers 10..50 at the answer position."""
-        inputs = self._inputs(image, query)
-        logits = self._last_logits(inputs)[0]
-        if self.classes.mode == "integers":
-            return torch.softmax(logits[self.classes.ids].float(), 0).cpu().numpy()
-        # Digit by digit: P(10a + b) = P(a) P(b | a), over the first digits 1..5 and the classes 10..50.
-        digits = self.classes.ids
-        first = torch.softmax(logits[digits[1:6]].float(), 0)  # P(a), a = 1..5, among the allowed first digits
-        ids = inputs["input_ids"]
-        batch = {k: (v.repeat(5, *[1] * (v.dim() - 1)) if torch.is_tensor(v) and v.shape[0] == 1 else v)
-                 for k, v in inputs.items()}
-        batch["input_ids"] = torch.cat([ids.repeat(5, 1), torch.tensor(digits[1:6], device=ids.device)[:, None]], 1)
-        if "attention_mask" in inputs:
-            batch["attention_mask"] = torch.cat([batch["attention_mask"],
-                                                 torch.ones(5, 1, dtype=batch["attention_mask"].dtype,
-                                                            device=ids.device)], 1)
-        if "mm_token_type_ids" in inputs:  # models that tag image tokens per position
-            t = batch["mm_token_type_ids"]
-            batch["mm_token_type_ids"] = torch.cat([t, torch.zeros(5, 1, dtype=t.dtype, device=t.device)], 1)
-        second = self._last_logits(batch)  # (5, vocab)
-        probs = []
-        for n in LEVELS:
-            a, b = divmod(n, 10)
-            p_b = torch.softmax(second[a - 1, digits].float(), 0)[b]  # renormalised over the 41 classes below
-            probs.append(float(first[a - 1] * p_b))
-        p = np.array(probs)
-        return p / p.sum()
+        return self.class_probabilities_batch([(image, query)])[0]
+
+    def class_probabilities_batch(self, queries: list[tuple[Image.Image, str]]) -> list[np.ndarray]:
+        """class_probabilities for many (image, question) pairs, batch_size at a time."""
+        return [p for i in range(0, len(queries), self.batch_size)
+                for p in self._probabilities(queries[i:i + self.batch_size])]
 
     def score(self, image: Image.Image, query: str) -> float:
         return expected_score(self.class_probabilities(image, query))
 
     # -- internals ------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def _probabilities(self, queries: list[tuple[Image.Image, str]]) -> list[np.ndarray]:
+        inputs = self._inputs(queries)
+        logits = self._last_logits(inputs)
+        if self.classes.mode == "integers":
+            return list(torch.softmax(logits[:, self.classes.ids].float(), 1).cpu().numpy())
+        # Digit by digit: P(10a + b) = P(a) P(b | a), over the first digits 1..5 and the classes 10..50; the
+        # second digit is read after each first digit, one row per (question, first digit).
+        digits = self.classes.ids
+        first = torch.softmax(logits[:, digits[1:6]].float(), 1)  # (n, 5): P(a) among the allowed first digits
+        repeated = self._inputs([q for q in queries for _ in range(5)])
+        second = self._last_logits(_append(repeated, torch.tensor(digits[1:6] * len(queries))))
+        p_b = torch.softmax(second[:, digits].float(), 1).reshape(len(queries), 5, 10)  # (n, a, b)
+        probs = []
+        for row in range(len(queries)):
+            p = np.array([float(first[row, n // 10 - 1] * p_b[row, n // 10 - 1, n % 10]) for n in LEVELS])
+            probs.append(p / p.sum())  # renormalised over the 41 classes
+        return probs
+
     def _prompt(self, query: str) -> str:
         messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": query}]}]
         if getattr(self.processor, "chat_template", None):
             return self.processor.apply_chat_template(messages, add_generation_prompt=True)
-        image_token = getattr(self.processor, "image_token", "<image>")
-        return f"USER: {image_token}\n{query} ASSISTANT:"
+        return f"USER: {self.family.image_token}\n{query} ASSISTANT:"
 
-    def _inputs(self, image: Image.Image, query: str) -> dict:
-        inputs = self.processor(images=[image.convert("RGB")], text=[self._prompt(query)], return_tensors="pt")
+    def _inputs(self, queries: list[tuple[Image.Image, str]]) -> dict:
+        images = [im.convert("RGB") for im, _ in queries]
+        inputs = self.processor(images=[[im] for im in images] if self.family.nested_images else images,
+                                text=[self._prompt(q) for _, q in queries], padding=True, return_tensors="pt")
         return {k: (v.to(self.device) if torch.is_tensor(v) else v) for k, v in inputs.items()}
 
     def _last_logits(self, inputs: dict) -> torch.Tensor:
+        """(n, vocab) logits at the last position of every (left-padded) row."""
+        inputs = dict(inputs)
         if "pixel_values" in inputs and inputs["pixel_values"].is_floating_point():
-            inputs = dict(inputs, pixel_values=inputs["pixel_values"].to(self.model.dtype))
+            inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+        if self.family.position_ids and "attention_mask" in inputs:
+            # Left padding shifts every real token; positions counted over the mask put them back.
+            inputs["position_ids"] = (inputs["attention_mask"].long().cumsum(1) - 1).clamp(min=0)
         return self.model(**inputs).logits[:, -1, :]
 
 
-def _load(spec: str, source: str, local: bool, dtype):
-    try:
-        from transformers import AutoModelForImageTextToText, AutoProcessor
-    except ImportError as err:
-        raise ImportError(f"Scorer {spec!r} needs the 'transformers' package; install it.") from err
-    try:
-        model = AutoModelForImageTextToText.from_pretrained(source, local_files_only=local, dtype=dtype)
-        processor = AutoProcessor.from_pretrained(source, local_files_only=local)
-    except Exception as err:  # transformers raises OSError, ValueError, KeyError... for a bad or missing model
-        hint = ("The folder must hold a saved image-text-to-text model (config.json, weights, processor and "
-                "tokenizer files, as save_pretrained writes them)." if local else
-                "Offline? Download the model once and pass its local folder, e.g. 'mllm:/path/to/folder'.")
-        raise RuntimeError(f"Could not load MLLM scorer {spec!r} from {source!r}: {err}\n{hint}") from err
-    return model, processor
+def _append(inputs: dict, tokens: torch.Tensor) -> dict:
+    """The inputs with one more token at the end of every row (a right-aligned batch stays aligned)."""
+    out = dict(inputs)
+    ids = inputs["input_ids"]
+    out["input_ids"] = torch.cat([ids, tokens.to(ids.device, ids.dtype)[:, None]], 1)
+    for key in ("attention_mask", "mm_token_type_ids", "token_type_ids"):
+        if key in inputs and torch.is_tensor(inputs[key]):
+            fill = 1 if key == "attention_mask" else 0  # a text token, attended
+            t = inputs[key]
+            out[key] = torch.cat([t, torch.full((t.shape[0], 1), fill, dtype=t.dtype, device=t.device)], 1)
+    return out
