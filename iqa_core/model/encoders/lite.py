@@ -101,6 +101,12 @@ class LiteImageEncoder:
         widths.append(self.model._conv_head.out_channels)
         return [c for _ in INPUT_SIZES for c in widths for _ in ("mean", "std")]
 
+    @cached_property
+    def classifier(self) -> np.ndarray:
+        """The ImageNet classifier's weights (1000, C of the head map): a class-activation map is a row of
+        this times the head map (the last stage map), as Zhou et al.'s CAM reads it."""
+        return self.model._fc.weight.detach().numpy().astype(np.float32)
+
     @staticmethod
     def _tensor(images: list[Image.Image], size: int) -> torch.Tensor:
         arr = np.stack([np.asarray(im.resize((size, size), Image.BICUBIC), dtype=np.float32) for im in images])
