@@ -9,9 +9,9 @@ sharp) and blurred subject (the same blur inside it). Per strength, on the repor
   (or the damaged subject) (target >= 90%).
 
 Splits are fixed: livec-dev sorted by name, the first half is the selection split (the `--select` run
-picks subject.W_SUBJECT and W_STYLE on it, see subject.py), the second half the report split.
+picks subject.W_REGIONS on it, see subject.py), the second half the report split.
 
-    python -m benchmarks.subject --select 30     # choose W_SUBJECT (selection split)
+    python -m benchmarks.subject --select 30     # choose W_REGIONS (selection split)
     python -m benchmarks.subject --images 100    # report (report split)
 """
 from __future__ import annotations
@@ -35,8 +35,8 @@ from iqa_core.training.fit import srcc
 
 SIGMAS = (4.0, 8.0)
 ELLIPSE = (0.5, 0.5, 0.25, 0.3)  # centre x, y, half-width, half-height as fractions
-WEIGHTS = (0.0, 0.2, 0.4)  # W_SUBJECT candidates
-STYLE_WEIGHTS = (0.0, 0.4, 0.6, 0.8, 1.0)  # W_STYLE candidates
+WEIGHTS = (0.0, 0.2, 0.4)  # weight of the head pooled inside the subject mask
+REGION_WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5)  # weight of subject.region_quality
 MAX_SRCC_LOSS = 0.02
 NAMED = re.compile(r"(?:weakest region is|on the subject, in) the ([a-z ]+?)(?: corner| side)? \(")
 
@@ -71,12 +71,12 @@ def names_subject(r) -> bool:
 
 def whole_quality(r) -> float:
     """The whole image's head score, taken back out of the shipped blend."""
-    w = subject.subject_weight(r.subject)
-    return r.quality if w == 0 else (r.quality - w * r.subject.quality) / (1.0 - w)
+    w = subject.W_REGIONS
+    return (r.quality - w * subject.region_quality(r.regions)) / (1.0 - w)
 
 
 def _parts(r) -> dict:
-    return {"whole": whole_quality(r), "subject": r.subject.quality, "style": subject.backdrop_is_style(r.subject)}
+    return {"whole": whole_quality(r), "subject": r.subject.quality, "regions": subject.region_quality(r.regions)}
 
 
 def run(assessor, samples, with_original: bool) -> list[dict]:
@@ -100,18 +100,17 @@ def run(assessor, samples, with_original: bool) -> list[dict]:
 
 
 def select(rows: list[dict]) -> dict:
-    """Per (W_SUBJECT, W_STYLE): the pair rate, and the (in-sample for the heads) SRCC of the originals
-    against MOS; the choice is the best rate within MAX_SRCC_LOSS of the head alone's SRCC."""
+    """Per (subject-pooled weight, region weight): the pair rate, and the (in-sample for the heads) SRCC of
+    the originals against MOS; the choice is the best rate within MAX_SRCC_LOSS of the head alone's SRCC."""
     grid = {}
     for w in WEIGHTS:
-        for ws in STYLE_WEIGHTS:
-            def mix(d, w=w, ws=ws):
-                k = ws if d["style"] else w
-                return (1 - k) * d["whole"] + k * d["subject"]
+        for wr in REGION_WEIGHTS:
+            def mix(d, w=w, wr=wr):
+                return (1 - w - wr) * d["whole"] + w * d["subject"] + wr * d["regions"]
             rate = np.mean([mix(r[str(s)]["dof"]) > mix(r[str(s)]["blurred"]) for r in rows for s in SIGMAS])
-            grid[f"{w:.1f},{ws:.1f}"] = {"pair_rate": round(float(rate), 3), "srcc_mos": round(
+            grid[f"{w:.1f},{wr:.1f}"] = {"pair_rate": round(float(rate), 3), "srcc_mos": round(
                 srcc([mix(r["original"]) for r in rows], [r["mos"] for r in rows]), 4)}
-    base = grid[f"{WEIGHTS[0]:.1f},{STYLE_WEIGHTS[0]:.1f}"]["srcc_mos"]
+    base = grid[f"{WEIGHTS[0]:.1f},{REGION_WEIGHTS[0]:.1f}"]["srcc_mos"]
     ok = [k for k, v in grid.items() if v["srcc_mos"] >= base - MAX_SRCC_LOSS]
     return {"grid": grid, "chosen": max(ok, key=lambda k: (grid[k]["pair_rate"], grid[k]["srcc_mos"]))}
 
@@ -153,14 +152,14 @@ def main(argv: list[str] | None = None) -> int:
                   "by_weight": select(rows), "rows": rows}
         grid = result["by_weight"]["grid"]
         print(table([[k, v["pair_rate"], v["srcc_mos"]] for k, v in grid.items()],
-                    ["W_SUBJECT,W_STYLE", "DoF ranked higher", "SRCC vs MOS (originals)"],
+                    ["subject-pooled,regions", "DoF ranked higher", "SRCC vs MOS (originals)"],
                     f"Selection split, {len(rows)} images x {len(SIGMAS)} strengths"))
         print(f"chosen: {result['by_weight']['chosen']}")
         name = "subject_selection.json"
     else:
         rows = run(assessor, held[:args.images], with_original=False)
         result = {"split": "report (second half of livec-dev by name)", "images": len(rows),
-                  "w_subject": subject.W_SUBJECT, "w_style": subject.W_STYLE, "by_sigma": report(rows), "rows": rows}
+                  "w_regions": subject.W_REGIONS, "by_sigma": report(rows), "rows": rows}
         keys = list(next(iter(result["by_sigma"].values())))
         print(table([[k, *[result["by_sigma"][str(s)][k] for s in SIGMAS]] for k in keys],
                     ["measure", *[f"sigma {s:g}" for s in SIGMAS]],

@@ -145,7 +145,11 @@ class Assessor:
             working = measure.WorkingCopy.of(img)  # measured once, read by the subject, attributes and regions
             found = subject.find(out.maps, self.encoder.image.classifier, working, self.encoder.names)
             found.subject.quality = round(float(q.predict(features.pool_regions(out.maps.maps, [found.grid]))[0]), 2)
-            quality = subject.blend_quality(quality, found.subject)
+        with _timed(t, "regions"):
+            segs, region_scores, issues = regions.compute(out.maps, q.predict, image=img, working=working)
+            region_list = regions.describe(segs, region_scores, issues)
+            subject.judge_regions(region_list, [sg.mask for sg in segs], found)
+            quality = subject.blend_quality(quality, region_list)  # the subject weighs more than the backdrop
         with _timed(t, "attributes"):
             stats = measure.measure(working)
             stats.update(subject.focus_stats(found.subject))
@@ -154,10 +158,6 @@ class Assessor:
             table = reference.load()
             attrs = attributes.build(learned, quality, stats, emotions, valence, arousal, out.maps.concepts,
                                      table)
-        with _timed(t, "regions"):
-            segs, region_scores, issues = regions.compute(out.maps, q.predict, image=img, working=working)
-            region_list = regions.describe(segs, region_scores, issues)
-            subject.judge_regions(region_list, [sg.mask for sg in segs], found)
         seen_as = features.auto_tags(out.maps.concepts, self.encoder.names)
         with _timed(t, "explanation"):
             facts = explain.gather(quality, aesthetics, alignment, attrs, region_list, emotions, sentiment.label,
