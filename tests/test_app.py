@@ -120,7 +120,7 @@ def test_compare_two_examples_marks_a_best_per_score(app, examples):
         assert sum(compare.STAR in r[col] for r in rows) >= 1, score
     assert all(r[headers.index("alignment")] == "—" for r in rows)  # no prompt
     assert "separates them most" in out["summary"]
-    assert len(out["radar"].data) == 2 and len(out["gallery"]) == 2
+    assert sum(t.fill == "toself" for t in out["radar"].data) == 2 and len(out["gallery"]) == 2
 
 
 def test_compare_needs_two_readable_images(app, examples, tmp_path):

@@ -53,7 +53,6 @@ class Facts:
     mood_mismatch: tuple[str, str] | None = None  # (word of the text, emotion it asks for) the image does not show
     worst_issue: str | None = None  # the region detector's likeliest damage in the worst region (REGION_ISSUES)
     worst_on_subject: bool = False  # the worst region lies mostly on the subject
-    second_weakest: tuple[str, float] | None = None
     subject: str | None = None  # the subject's likeliest concept
     subject_sharp: bool = False  # sharp against a soft backdrop (depth of field): never advise sharpening
     depth_of_field: list[str] = field(default_factory=list)  # labels of backdrop regions soft by style
@@ -102,7 +101,6 @@ def gather(quality, aesthetics, alignment, attributes: dict[str, Attribute], reg
         worst_region=(by_q[0].label, by_q[0].quality) if by_q else None,
         worst_issue=by_q[0].issue if by_q else None,
         worst_on_subject=bool(by_q) and (by_q[0].on_subject or 0.0) >= ON_SUBJECT,
-        second_weakest=(ranked[1][0], ranked[1][1].score) if len(ranked) > 1 else None,
         subject=subject.label if subject else None,
         subject_sharp=bool(subject) and backdrop_is_style(subject),
         depth_of_field=[r.label for r in regions if r.issue == "depth_of_field"],

@@ -97,8 +97,9 @@ def _attribute_fix(name: str, stats: dict[str, float]) -> str:
 def _fix(f: Facts) -> str:
     """The weakest attribute's fix; behind a sharp subject, never "sharpen": the next attribute's instead."""
     fix = _attribute_fix(f.weakest[0], f.stats)
-    if f.subject_sharp and "sharpen" in fix and f.second_weakest:
-        fix = _attribute_fix(f.second_weakest[0], f.stats)
+    if f.subject_sharp and "sharpen" in fix:  # the next weakest attribute whose fix is not "sharpen"
+        ranked = sorted(f.attributes, key=f.attributes.get)
+        fix = next((x for x in (_attribute_fix(n, f.stats) for n in ranked) if "sharpen" not in x), fix)
     return fix
 
 
