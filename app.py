@@ -358,7 +358,7 @@ def build_demo() -> gr.Blocks:
                 assess_outputs = [a_status, cards, radar, emotions, va, overlay, regions, explanation, json_file,
                                   notes]
                 assess_btn.click(assess, [image, prompt, negative, tags, caption], assess_outputs,
-                                 api_name="assess")
+                                 api_name="assess", scroll_to_output=True)
                 if a_examples:
                     a_examples.load_input_event.then(assess, [image, prompt, negative, tags, caption],
                                                      assess_outputs, api_name="assess_example_run",

@@ -23,7 +23,23 @@ class Region:
     polygon: list[list[float]] = field(default_factory=list)  # outline as (x, y) fractions (largest part)
     polygons: list[list[list[float]]] = field(default_factory=list)  # every part's outline, largest first
     centre: list[float] = field(default_factory=list)  # (x, y) fractions: the point its label describes
-    issue: str | None = None  # the region detector's likeliest damage when P(clean) < 0.5: regions.ISSUES
+    issue: str | None = None  # the region detector's likeliest damage when P(clean) < 0.5: regions.ISSUES,
+    # or "depth_of_field": soft, mostly outside a subject that is sharp (a style, not damage)
+    on_subject: float | None = None  # share of the region inside the subject's mask
+
+
+@dataclass
+class Subject:
+    """The main subject (analysis/subject.py): a coarse mask and how sure it is."""
+    mask: list[list[int]]  # rows of 0/1 cells, top row first; cell (r, c) covers that fraction of the frame
+    bbox: list[float]  # x0, y0, x1, y1 as fractions of width and height
+    centre: list[float]  # (x, y) fractions
+    share: float  # fraction of the frame
+    confidence: float  # 0-1: how much the subject stands out, and how much the object's activation agrees
+    label: str  # the likeliest ImageNet concept
+    sharpness: float  # mean |Laplacian| x100 inside the mask
+    background_sharpness: float  # ... outside it
+    quality: float | None = None  # the quality head on features pooled inside the mask (0-100)
 
 
 @dataclass
@@ -31,6 +47,7 @@ class Attribute:
     score: float  # 0-100
     source: str  # "measured" (a documented proxy) or "learned"
     evidence: dict[str, float] = field(default_factory=dict)
+    kind: str = ""  # "learned (PARA)" or "heuristic: <what it measures>"
 
 
 @dataclass
@@ -56,6 +73,11 @@ class Assessment:
     # The quality gate's probability that the image is AI-generated, i.e. how much the quality score leans
     # on the AI-image expert rather than the photo expert (None for a quality head without a gate).
     ai_generated: float | None = None
+    subject: Subject | None = None
+    # Each score's percentile (0-100) among the reference set's scores (AI images: AGIQA-3K; photos: LIVE-C
+    # and PARA), and which set; empty without iqa_core/weights/percentiles.json.
+    percentiles: dict[str, float] = field(default_factory=dict)
+    percentile_reference: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from iqa_core import __version__, explain
-from iqa_core.analysis import attributes, measure, regions
+from iqa_core.analysis import attributes, measure, reference, regions, subject
 from iqa_core.assessment import Assessment, Sentiment
 from iqa_core.explain import writers
 from iqa_core.inputs.load import LoadedImage, load_image
@@ -141,24 +141,34 @@ class Assessor:
         p_pos = out.p_positive
         sentiment = Sentiment("positive" if p_pos >= 0.5 else "negative", round(max(p_pos, 1 - p_pos), 4))
         q = self.heads["quality"]
-        with _timed(t, "attributes"):
-            working = measure.WorkingCopy.of(img)  # measured once, read by the attributes and the regions
-            stats = measure.measure(working)
-            stats["top_concept_probability"] = float(out.maps.concepts.max())
-            stats["feature_distance"] = features.feature_distance(out.blocks["image"], q.mean, q.scale)
-            learned = {a: s[h] for a, h in attributes.LEARNED.items()}
-            attrs = attributes.build(learned, quality, stats, emotions, valence, arousal,
-                                     q.info["distance_quantiles"])
+        with _timed(t, "subject"):
+            working = measure.WorkingCopy.of(img)  # measured once, read by the subject, attributes and regions
+            found = subject.find(out.maps, self.encoder.image.classifier, working, self.encoder.names)
+            found.subject.quality = round(float(q.predict(features.pool_regions(out.maps.maps, [found.grid]))[0]), 2)
         with _timed(t, "regions"):
-            region_list = regions.score_regions(out.maps, q.predict, image=img, working=working)
+            segs, region_scores, issues = regions.compute(out.maps, q.predict, image=img, working=working)
+            region_list = regions.describe(segs, region_scores, issues)
+            subject.judge_regions(region_list, [sg.mask for sg in segs], found)
+            quality = subject.blend_quality(quality, region_list)  # the subject weighs more than the backdrop
+        with _timed(t, "attributes"):
+            stats = measure.measure(working)
+            stats.update(subject.focus_stats(found.subject))
+            stats["top_concept_probability"] = float(out.maps.concepts.max())
+            learned = {a: s[h] for a, h in attributes.LEARNED.items()}
+            table = reference.load()
+            attrs = attributes.build(learned, quality, stats, emotions, valence, arousal, out.maps.concepts,
+                                     table)
         seen_as = features.auto_tags(out.maps.concepts, self.encoder.names)
         with _timed(t, "explanation"):
             facts = explain.gather(quality, aesthetics, alignment, attrs, region_list, emotions, sentiment.label,
                                    valence, arousal, seen_as, stats, metadata=prep.metadata,
                                    support=explain.ConceptSupport(self.encoder.text.embed,
                                                                   self.encoder.name_embeddings,
-                                                                  self.encoder.names, out.maps.concepts))
+                                                                  self.encoder.names, out.maps.concepts),
+                                   subject=found.subject)
             written = writers.explain(facts, self.writer)
+        pct, pct_ref = reference.percentiles(dict(quality=quality, aesthetics=aesthetics, alignment=alignment,
+                                                  valence=valence, arousal=arousal), out.ai_generated, table)
         meta = prep.metadata.to_dict()
         meta["auto_tags"] = seen_as
         t["total"] = round(sum(v for k, v in t.items() if k != "total"), 2)
@@ -170,7 +180,8 @@ class Assessor:
             attributes=attrs, regions=region_list, metadata=meta, explanation=written.text, timings_ms=dict(t),
             models=dict(self.models, **written.models()), backends=dict(self.backends, explanation=written.writer),
             notes=list(prep.loaded.notes),
-            ai_generated=None if out.ai_generated is None else round(out.ai_generated, 4))
+            ai_generated=None if out.ai_generated is None else round(out.ai_generated, 4),
+            subject=found.subject, percentiles=pct, percentile_reference=pct_ref)
 
     # -- public ---------------------------------------------------------------------------------------
     def assess_with_image(self, src, **kwargs) -> Assessed:

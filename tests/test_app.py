@@ -66,6 +66,10 @@ def test_assess_returns_cards_figures_overlay_explanation_json(app, examples):
     assert data["image"] == Path(image).name and data["quality"] is not None
     assert data["metadata"]["prompt"] == prompt
     assert f"{data['ai_generated']:.0%} by the AI-image expert" in out["notes"]  # an AGIQA-3K example
+    assert "percentile of" in out["cards"] and data["percentiles"]["quality"] is not None
+    # heuristic attributes drawn apart: hollow markers with their own legend entry
+    assert any(t.name and t.name.startswith("heuristic") and t.marker.symbol == "circle-open"
+               for t in out["radar"].data)
 
 
 def test_assess_without_text_shows_a_dash_for_alignment(app, examples):
@@ -116,7 +120,7 @@ def test_compare_two_examples_marks_a_best_per_score(app, examples):
         assert sum(compare.STAR in r[col] for r in rows) >= 1, score
     assert all(r[headers.index("alignment")] == "—" for r in rows)  # no prompt
     assert "separates them most" in out["summary"]
-    assert len(out["radar"].data) == 2 and len(out["gallery"]) == 2
+    assert sum(t.fill == "toself" for t in out["radar"].data) == 2 and len(out["gallery"]) == 2
 
 
 def test_compare_needs_two_readable_images(app, examples, tmp_path):
@@ -226,6 +230,8 @@ def test_every_event_has_an_api_name(app):
     names = {fn.api_name for fn in fns}
     assert None not in names
     assert {"assess", "prefill", "compare", "batch", "explore", "explore_columns"} <= names
+    assess = next(fn for fn in fns if fn.api_name == "assess")
+    assert assess.scroll_to_output  # on a phone the results are far below the button
 
 
 def test_charts_have_transparent_backgrounds():

@@ -54,8 +54,17 @@ def test_blend_formulas_follow_their_evidence():
             "subject_sharpness": 10.0, "edge_distance": 0.4, "noise_sigma": 1.0, "blockiness": 1.1}
     for name, worse in (("lighting", {"mean_luminance": 0.1}), ("lighting", {"clipped_highlights": 0.4}),
                         ("colour", {"colourfulness": 0.01}), ("focus_detail", {"subject_sharpness": 0.3}),
-                        ("composition", {"edge_distance": 0.05})):
+                        ("composition", {"edge_distance": 0.05}), ("focus_detail", {"focus_ratio": 0.4})):
         assert attributes.blend(name, 60.0, 50.0, dict(base, **worse)) < attributes.blend(name, 60.0, 50.0, base) - 3
     assert attributes.technical(50.0, dict(base, noise_sigma=15.0)) < 40
     assert attributes.technical(50.0, dict(base, blockiness=2.0)) < 40
     assert attributes.technical(50.0, base) == 50.0
+    # a subject sharper than its backdrop lifts focus/detail (depth of field), one softer lowers it
+    assert attributes.blend("focus_detail", 60.0, 50.0, dict(base, focus_ratio=3.0)) > attributes.blend(
+        "focus_detail", 60.0, 50.0, dict(base, focus_ratio=1.0)) + 5
+
+
+def test_every_attribute_says_whether_people_checked_it(scored):
+    attrs = scored[0]["original"].attributes
+    assert {k for k, a in attrs.items() if a.kind == "learned (PARA)"} == set(attributes.LEARNED)
+    assert all(a.kind.startswith("heuristic: ") for k, a in attrs.items() if k not in attributes.LEARNED)

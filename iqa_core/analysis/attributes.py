@@ -1,10 +1,12 @@
 """The eight aesthetic attributes (after ArtiMuse), each a 0-100 score with the measured evidence behind it.
 
 Five are learned from PARA's human attribute scores (composition, colour, depth of field -> focus/detail,
-light -> lighting, content -> subject) and then blended with their own measured evidence (`blend`). Three
-are documented proxies:
+light -> lighting, content -> subject) and then blended with their own measured evidence (`blend`); their
+`kind` is "learned (PARA)". Three are heuristics, not checked against people, and say so in `kind`:
 - technical: the quality score, less measured noise and JPEG blocks;
-- originality: how far the image's features lie from the dev images the heads were trained on;
+- originality: how unusual the recognised content is: the percentile, among the reference images
+  (analysis/reference.py), of the -ln frequency of the image's top ImageNet concepts in those images
+  (a fox in a sewer is rarer than a cat on a sofa); left out without the reference table;
 - emotional impact: arousal, distance of valence from neutral, and the share of non-neutral emotion.
 
 Why blend: PARA's raters score every attribute of a technically poor photo lower (a halo), and the heads
@@ -16,6 +18,7 @@ subject their PARA SRCC), then adds the attribute's own evidence (measure.py), i
   lighting     = learned - HALO dq - 60 (max(0, 0.25 - mean_luminance) + max(0, mean_luminance - 0.65))
                          - 40 max(0, clipped_highlights - 0.03) - 40 max(0, crushed_shadows - 0.1)
   focus_detail = learned - HALO dq - 8 max(0, ln(6 / (subject_sharpness + 0.5)))
+                         + FOCUS_GAIN clip(ln focus_ratio, -1, 1)   (subject against backdrop, subject.py)
   subject      = learned - HALO dq
   technical    = quality - 1.5 max(0, noise_sigma - 3) - 25 max(0, blockiness - 1.3)
 with dq = quality - Q_REF, all clipped to 0-100. The thresholds sit at the edges of PARA's own range
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from iqa_core.analysis import reference
 from iqa_core.assessment import Attribute
 
 LEARNED = {  # attribute -> head name
@@ -43,7 +47,7 @@ EVIDENCE = {  # attribute -> measured statistics that back it (see measure.py)
     "focus_detail": ("sharpness", "subject_sharpness", "background_sharpness", "focus_ratio"),
     "subject": ("subject_spread", "top_concept_probability"),
     "technical": ("noise_sigma", "blockiness", "sharpness"),
-    "originality": ("feature_distance",),
+    "originality": ("concept_surprisal",),
     "emotional_impact": ("arousal", "valence_distance", "non_neutral_share"),
 }
 
@@ -52,13 +56,18 @@ def _evidence(name: str, stats: dict[str, float]) -> dict[str, float]:
     return {k: round(float(stats[k]), 4) for k in EVIDENCE[name] if k in stats}
 
 
-def originality(distance: float, quantiles: list[float]) -> float:
-    """Percentile of the image's feature distance among the training images' distances, 0-100."""
-    return float(np.interp(distance, quantiles, np.linspace(0, 100, len(quantiles))))
-
-
+KINDS = {
+    **dict.fromkeys(LEARNED, "learned (PARA)"),
+    "technical": "heuristic: the quality score less measured noise and JPEG blocks",
+    "originality": "heuristic: how rare the recognised concepts are among common photos and AI images",
+    "emotional_impact": "heuristic: arousal, valence's distance from neutral and the non-neutral emotion share",
+}
 HALO = 0.4  # share of the quality's deviation taken out of the learned attributes
-Q_REF = 43.3  # median quality score of PARA's dev images (the quality head's scale)
+# Median whole-image quality score of para-dev's 1,000 images under the shipped heads (was a stale 43.3):
+# `python -m iqa_core.training.percentiles` prints it from featurize's cached features while it writes the
+# reference table; recompute it there when the heads change.
+Q_REF = 51.7
+FOCUS_GAIN = 10.0  # points for a subject e (2.7) times sharper than its backdrop
 
 
 def blend(name: str, learned: float, quality: float, stats: dict[str, float]) -> float:
@@ -75,6 +84,7 @@ def blend(name: str, learned: float, quality: float, stats: dict[str, float]) ->
                   + 40.0 * max(0.0, g("clipped_highlights") - 0.03) + 40.0 * max(0.0, g("crushed_shadows") - 0.1))
     elif name == "focus_detail":
         score -= 8.0 * max(0.0, float(np.log(6.0 / (g("subject_sharpness", 6.0) + 0.5))))
+        score += FOCUS_GAIN * float(np.clip(np.log(max(g("focus_ratio", 1.0), 1e-3)), -1.0, 1.0))
     return float(np.clip(score, 0.0, 100.0))
 
 
@@ -83,19 +93,32 @@ def technical(quality: float, stats: dict[str, float]) -> float:
     return float(np.clip(quality - pen, 0.0, 100.0))
 
 
+def originality(concepts: np.ndarray, table: dict | None) -> tuple[float, float] | None:
+    """(score 0-100, surprisal) against the reference table, or None without it."""
+    if table is None:
+        return None
+    value = reference.surprisal(concepts, np.asarray(table["concept_frequency"], np.float64))
+    return reference.percentile(value, table["surprisal_quantiles"]), value
+
+
 def build(learned: dict[str, float], quality: float, stats: dict[str, float], emotions: dict[str, float],
-          valence: float, arousal: float, distance_quantiles: list[float]) -> dict[str, Attribute]:
+          valence: float, arousal: float, concepts: np.ndarray,
+          table: dict | None = None) -> dict[str, Attribute]:
+    """table: the reference table (reference.load()); without it originality is left out."""
     stats = dict(stats, arousal=arousal, valence_distance=abs(valence - 5.0),
                  non_neutral_share=1.0 - emotions.get("neutral", 0.0))
     out = {name: Attribute(round(blend(name, learned[name], quality, stats), 1), "learned",
-                           dict(_evidence(name, stats), learned=round(float(learned[name]), 1)))
+                           dict(_evidence(name, stats), learned=round(float(learned[name]), 1)), KINDS[name])
            for name in LEARNED}
     out["technical"] = Attribute(round(technical(quality, stats), 1), "measured",
-                                 dict(_evidence("technical", stats), quality=round(float(quality), 1)))
-    out["originality"] = Attribute(round(originality(stats["feature_distance"], distance_quantiles), 1),
-                                   "measured", _evidence("originality", stats))
+                                 dict(_evidence("technical", stats), quality=round(float(quality), 1)),
+                                 KINDS["technical"])
+    rare = originality(concepts, table)
+    if rare is not None:
+        out["originality"] = Attribute(round(rare[0], 1), "measured", {"concept_surprisal": round(rare[1], 4)},
+                                       KINDS["originality"])
     impact = np.mean([(arousal - 1.0) / 8.0, abs(valence - 5.0) / 4.0, stats["non_neutral_share"]])
     out["emotional_impact"] = Attribute(round(float(np.clip(impact, 0, 1) * 100), 1), "measured",
-                                        _evidence("emotional_impact", stats))
+                                        _evidence("emotional_impact", stats), KINDS["emotional_impact"])
     return {name: out[name] for name in ("composition", "colour", "lighting", "focus_detail", "subject",
-                                         "technical", "originality", "emotional_impact")}
+                                         "technical", "originality", "emotional_impact") if name in out}

@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from iqa_core.assessment import Attribute, Region
+from iqa_core.analysis.subject import ON_SUBJECT, backdrop_is_style
+from iqa_core.assessment import Attribute, Region, Subject
 from iqa_core.explain.text import MAX_TEXT_CHARS, lexical_support, mood_mismatch, text_words
 from iqa_core.scores import TEXT_PRIORITY
 
@@ -49,6 +50,10 @@ class Facts:
     found: list[str] = field(default_factory=list)  # words of the text that the image's concepts support
     mood_mismatch: tuple[str, str] | None = None  # (word of the text, emotion it asks for) the image does not show
     worst_issue: str | None = None  # the region detector's likeliest damage in the worst region (REGION_ISSUES)
+    worst_on_subject: bool = False  # the worst region lies mostly on the subject
+    subject: str | None = None  # the subject's likeliest concept
+    subject_sharp: bool = False  # sharp against a soft backdrop (depth of field): never advise sharpening
+    depth_of_field: list[str] = field(default_factory=list)  # labels of backdrop regions soft by style
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -71,12 +76,17 @@ def _pick_text(metadata, priority=TEXT_PRIORITY) -> tuple[str | None, str | None
 def gather(quality, aesthetics, alignment, attributes: dict[str, Attribute], regions: list[Region],
            emotions: dict[str, float], sentiment: str, valence: float, arousal: float,
            seen_as: list[str], stats: dict[str, float], metadata=None, text_priority=TEXT_PRIORITY,
-           support: Callable[[list[str], list[str]], tuple[list[str], list[str]]] | None = None) -> Facts:
+           support: Callable[[list[str], list[str]], tuple[list[str], list[str]]] | None = None,
+           subject: Subject | None = None) -> Facts:
     """metadata: the image's Metadata (or a dict of text sources); support: e.g. a ConceptSupport for this
-    image, else words are matched to the concept names by spelling."""
+    image, else words are matched to the concept names by spelling. The worst region is the worst damaged
+    one on the subject if there is one, else the worst that is not depth of field."""
     ranked = sorted(attributes.items(), key=lambda kv: kv[1].score)
     weakest, strongest = ranked[0], ranked[-1]
-    by_q = sorted(regions, key=lambda r: r.quality)
+    by_q = sorted((r for r in regions if r.issue != "depth_of_field"), key=lambda r: r.quality)
+    on_subject = [r for r in by_q if r.issue and (r.on_subject or 0.0) >= ON_SUBJECT]
+    if on_subject:
+        by_q = on_subject + [r for r in by_q if r not in on_subject]
     top = max(emotions.items(), key=lambda kv: kv[1])
     text, source = _pick_text(metadata, text_priority)
     words = text_words(text) if alignment is not None else []
@@ -88,10 +98,14 @@ def gather(quality, aesthetics, alignment, attributes: dict[str, Attribute], reg
         weakest_evidence=weakest[1].evidence,
         worst_region=(by_q[0].label, by_q[0].quality) if by_q else None,
         worst_issue=by_q[0].issue if by_q else None,
-        best_region=(by_q[-1].label, by_q[-1].quality) if by_q else None,
+        worst_on_subject=bool(by_q) and (by_q[0].on_subject or 0.0) >= ON_SUBJECT,
+        subject=subject.label if subject else None,
+        subject_sharp=bool(subject) and backdrop_is_style(subject),
+        depth_of_field=[r.label for r in regions if r.issue == "depth_of_field"],
+        best_region=(max(by_q, key=lambda r: r.quality).label, max(r.quality for r in by_q)) if by_q else None,
         top_emotion=(top[0], round(top[1], 2)), sentiment=sentiment, valence=round(valence, 1),
         arousal=round(arousal, 1), seen_as=list(seen_as), stats=stats,
         attributes={k: a.score for k, a in attributes.items()}, strongest_evidence=strongest[1].evidence,
-        regions=[(r.label, r.quality, round(float(r.share), 4)) for r in regions],
+        regions=[(r.label, r.quality, round(float(r.share), 4)) for r in regions if r.issue != "depth_of_field"],
         emotions=dict(emotions), text=None if text is None else text[:MAX_TEXT_CHARS], text_source=source,
         missing=missing[:4], found=found, mood_mismatch=mood_mismatch(text, emotions, sentiment))

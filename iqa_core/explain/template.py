@@ -89,9 +89,18 @@ def evidence_phrase(name: str, s: dict[str, float]) -> str | None:
     return found.phrase(s) if found else None
 
 
+def _attribute_fix(name: str, stats: dict[str, float]) -> str:
+    found = finding(name, stats)
+    return found.fix if found and found.fix else GENERAL_FIX.get(name, GENERAL_FIX["emotional_impact"])
+
+
 def _fix(f: Facts) -> str:
-    found = finding(f.weakest[0], f.stats)
-    return found.fix if found and found.fix else GENERAL_FIX.get(f.weakest[0], GENERAL_FIX["emotional_impact"])
+    """The weakest attribute's fix; behind a sharp subject, never "sharpen": the next attribute's instead."""
+    fix = _attribute_fix(f.weakest[0], f.stats)
+    if f.subject_sharp and "sharpen" in fix:  # the next weakest attribute whose fix is not "sharpen"
+        ranked = sorted(f.attributes, key=f.attributes.get)
+        fix = next((x for x in (_attribute_fix(n, f.stats) for n in ranked) if "sharpen" not in x), fix)
+    return fix
 
 
 def fixes(f: Facts) -> list[str]:
@@ -100,7 +109,8 @@ def fixes(f: Facts) -> list[str]:
     if f.worst_region and f.best_region and f.best_region[1] - f.worst_region[1] >= 8:
         where = f.worst_region[0]
         if f.worst_issue in REGION_ISSUES:
-            out.append(REGION_ISSUES[f.worst_issue][1].format(where=place(where)))
+            if not (f.worst_issue == "blur" and f.subject_sharp and not f.worst_on_subject):
+                out.append(REGION_ISSUES[f.worst_issue][1].format(where=place(where)))
         else:
             edge = where != "centre"
             out.append(f"{'crop out or ' if edge else ''}retouch {place(where)}, or regenerate it with inpainting")
@@ -134,6 +144,23 @@ def _label(name: str) -> str:
     return ATTRIBUTE_LABELS.get(name, name)
 
 
+POSITIVE_EMOTIONS, NEGATIVE_EMOTIONS = {"joy", "surprise"}, {"anger", "disgust", "fear", "sadness"}
+
+
+def mood_words(f: Facts) -> str:
+    """The mood as the sentiment, the valence and the top emotion agree on it: "is positive" when all lean
+    one way, "is mixed" when the valence or the top emotion leans against the sentiment, "is neutral" /
+    "leans positive" for a neutral top emotion with valence near / off the middle."""
+    top = f.top_emotion[0]
+    side = "positive" if f.valence >= 5.0 else "negative"
+    against = NEGATIVE_EMOTIONS if f.sentiment == "positive" else POSITIVE_EMOTIONS
+    if top in against or side != f.sentiment:
+        return "is mixed"
+    if top == "neutral":
+        return "is neutral" if abs(f.valence - 5.0) < 0.5 else f"leans {f.sentiment}"
+    return f"is {f.sentiment}"
+
+
 def template(f: Facts) -> str:
     """3-6 sentences: overall scores, strongest and weakest attribute (with evidence), the weakest region,
     how well the image matches its text (and which words it does not show), the mood, and what to do."""
@@ -149,8 +176,13 @@ def template(f: Facts) -> str:
         share = f.worst_region_share
         size = f", {share:.0%} of the frame" if share and share >= 0.01 else ""
         size += f"; {REGION_ISSUES[f.worst_issue][0]}" if f.worst_issue in REGION_ISSUES else ""
-        out.append(f"The weakest region is {place(f.worst_region[0])} (quality {f.worst_region[1]:.0f}/100{size}), "
+        what = ("The damage is on the subject, in" if f.worst_on_subject and f.worst_issue in REGION_ISSUES
+                else "The weakest region is")
+        out.append(f"{what} {place(f.worst_region[0])} (quality {f.worst_region[1]:.0f}/100{size}), "
                    f"against {other[1]:.0f}/100 in {place(other[0])}.")
+    if f.depth_of_field and f.subject_sharp:
+        out.append(f"The soft backdrop in {place(f.depth_of_field[0])} is depth of field behind a sharp subject: "
+                   "a style, not damage.")
     if f.alignment is not None:
         how = {"strong": "closely", "good": "well", "fair": "partly", "weak": "weakly"}[band(f.alignment)]
         line = f"It matches its {f.text_source or 'text'} {how} (alignment {f.alignment:.0f}/100)"
@@ -169,8 +201,8 @@ def template(f: Facts) -> str:
         out.append(f'The {f.text_source or "text"} {asks} for a {MOOD_ADJECTIVE[emotion]} mood ("{word}"), but the '
                    f"image reads as {f.sentiment}, mostly {top} ({p:.0%}).")
     else:
-        out.append(f"The mood is {f.sentiment} (valence {f.valence:.1f}, arousal {f.arousal:.1f} on a 1-9 scale), "
-                   f"mostly {top} ({p:.0%}).")
+        out.append(f"The mood {mood_words(f)} (valence {f.valence:.1f}, arousal {f.arousal:.1f} on a 1-9 "
+                   f"scale), mostly {top} ({p:.0%}).")
     steps = fixes(f)
     out.append("To improve it, " + "; ".join(steps) + ".")
     return " ".join(out)

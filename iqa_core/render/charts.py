@@ -79,6 +79,21 @@ def radar(assessments: Sequence[Any] | Any, names: Sequence[str] | None = None,
             customdata=[[attribute_label(k), ATTRIBUTES[k]] for k in keys + keys[:1]],
             hovertemplate="<b>%{customdata[0]}: %{r:.0f}</b><br>%{customdata[1]}<extra>" + _short(name, 30) + "</extra>",
         ))
+    # Heuristic attributes (not checked against people: attributes.KINDS) are drawn as hollow markers on
+    # dashed spokes, with a legend entry that says so.
+    heuristic = [k for k in keys if any(_is_heuristic(r, k) for r in rows)]
+    for k in heuristic:
+        fig.add_trace(go.Scatterpolar(r=[0, 100], theta=[attribute_label(k, wrap=True)] * 2, mode="lines",
+                                      line=dict(color=GRID, dash="dash", width=1), hoverinfo="skip",
+                                      showlegend=False))
+    if heuristic:
+        for i, row in enumerate(rows):
+            attrs = row.get("attributes") or {}
+            fig.add_trace(go.Scatterpolar(
+                r=[float(_attr_score(attrs.get(k))) for k in heuristic],
+                theta=[attribute_label(k, wrap=True) for k in heuristic], mode="markers",
+                marker=dict(size=11, symbol="circle-open", color=PALETTE[i % len(PALETTE)], line=dict(width=2)),
+                name="heuristic (not checked against people)", showlegend=i == 0, hoverinfo="skip"))
     fig.update_layout(polar=dict(
         bgcolor=TRANSPARENT,
         radialaxis=dict(range=[0, 100], tickvals=[25, 50, 75, 100], gridcolor=GRID, linecolor=GRID,
@@ -86,7 +101,7 @@ def radar(assessments: Sequence[Any] | Any, names: Sequence[str] | None = None,
         angularaxis=dict(gridcolor=GRID, linecolor=GRID, tickfont=dict(size=12), rotation=90,
                          direction="clockwise"),
     ))
-    fig = _style(fig, title, height=380 if len(rows) == 1 else 440, legend=len(rows) > 1)
+    fig = _style(fig, title, height=380 if len(rows) == 1 else 440, legend=len(rows) > 1 or bool(heuristic))
     fig.update_layout(margin=dict(l=64, r=64, t=64 if title else 34, b=34 if len(rows) == 1 else 64))
     return fig
 
@@ -225,6 +240,11 @@ def predicted_vs_human(predicted: Sequence[float], human: Sequence[float], names
 
 
 # -------------------------------------------------------------------------------------------- helpers
+def _is_heuristic(row: Mapping, key: str) -> bool:
+    attr = (row.get("attributes") or {}).get(key)
+    return isinstance(attr, Mapping) and str(attr.get("kind", "")).startswith("heuristic")
+
+
 def _attr_score(value: Any) -> float:
     if value is None:
         return 0.0

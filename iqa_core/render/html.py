@@ -80,6 +80,17 @@ def _card(title: str, value: str, range_label: str, meaning: str, fraction: floa
     )
 
 
+def _ordinal(pct: float) -> str:
+    n = int(round(pct))
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _reference_name(a: dict) -> str:
+    ref = a.get("percentile_reference") or ""
+    return "AI images" if ref.startswith("AGIQA") else "photos"
+
+
 def score_cards_html(assessment: Any) -> str:
     """Quality, aesthetics, alignment (— without text), valence, arousal and sentiment, each with its
     range and one-line meaning from scores.SCORES."""
@@ -94,7 +105,11 @@ def score_cards_html(assessment: Any) -> str:
         backend = (a.get("backends") or {}).get(name)
         if backend and backend != "lite":  # the default backend goes unsaid on the cards (the notes list all)
             meaning += f" By {backend}."
-        cards.append(_card(name.capitalize(), format_value(name, value), range_text(name), meaning, fraction))
+        pct = (a.get("percentiles") or {}).get(name)
+        aside = ("" if pct is None or value is None else
+                 f' <span class="iqa-card-percentile" style="font-size:.45em;font-weight:500;opacity:.75">'
+                 f'{_ordinal(pct)} percentile of {html.escape(_reference_name(a))}</span>')
+        cards.append(_card(name.capitalize(), format_value(name, value), range_text(name), meaning, fraction, aside))
     sentiment = a.get("sentiment")
     if sentiment:
         label, prob = sentiment["label"], float(sentiment["probability"])

@@ -105,6 +105,7 @@ def compare_summary(assessments: Sequence[Any], names: Sequence[str]) -> str:
             f"on the {rng} scale.")
     closest = gaps[-1]
     if len(gaps) > 1 and closest[1] != what:
-        text += (f" They are closest on {_label(closest[1], closest[2])} "
-                 f"(all within {closest[0]:.0%} of its range).")
+        within = (f"all within {closest[0]:.0%} of its range" if round(closest[0] * 100) >= 1
+                  else "practically the same")
+        text += f" They are closest on {_label(closest[1], closest[2])} ({within})."
     return text

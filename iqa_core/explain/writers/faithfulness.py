@@ -159,6 +159,8 @@ def _things(f: Facts) -> dict[str, _Thing]:
     for label, q, share in regions:
         th = t.setdefault(f"region:{label}", _Thing(f"region:{label}", [], None, "region"))
         th.values += [q, share * 100, share]
+    for label in f.depth_of_field:  # named as a style, never ranked: no score to check
+        t.setdefault(f"region:{label}", _Thing(f"region:{label}", [], None, "region"))
     return t
 
 

@@ -25,7 +25,7 @@ from importlib import metadata
 from pathlib import Path
 
 from iqa_core.explain.facts import Facts
-from iqa_core.explain.template import MOOD_ADJECTIVE, evidence_phrase, fixes, place
+from iqa_core.explain.template import MOOD_ADJECTIVE, REGION_ISSUES, evidence_phrase, fixes, mood_words, place
 from iqa_core.runtime import cache_root as shared_cache_root
 from iqa_core.runtime import torch_threads
 from iqa_core.scores import ATTRIBUTE_LABELS as LABELS
@@ -144,8 +144,13 @@ class SmolLM2Writer:
         why = evidence_phrase(f.weakest[0], {**f.stats, "arousal": f.arousal})
         lines = [f"- quality {f.quality:.0f}/100, aesthetics {f.aesthetics:.0f}/100",
                  f"- strongest: {LABELS[f.strongest[0]]}; weakest: {weak}" + (f" ({why})" if why else "")]
+        if f.subject:
+            lines.append(f"- main subject: {f.subject}" + (", sharp on a soft backdrop (depth of field, a style: "
+                                                           "do not advise sharpening)" if f.subject_sharp else ""))
         if f.worst_region:
-            lines.append(f"- weakest region: {place(f.worst_region[0])}")
+            issue = f" ({REGION_ISSUES[f.worst_issue][0]})" if f.worst_issue in REGION_ISSUES else ""
+            on = ", on the subject" if f.worst_on_subject else ""
+            lines.append(f"- weakest region: {place(f.worst_region[0])}{on}{issue}")
         if f.text:
             lines.append(f'- {f.text_source or "text"}: "{f.text[:100]}"')
             if f.missing:
@@ -154,7 +159,7 @@ class SmolLM2Writer:
             lines.append(f"- the {f.text_source or 'text'} asks for a {MOOD_ADJECTIVE[f.mood_mismatch[1]]} mood, "
                          f"but the image looks {f.sentiment}")
         else:
-            lines.append(f"- mood: {f.sentiment}, mostly {f.top_emotion[0]}")
+            lines.append(f"- mood: {mood_words(f)[3:]}, mostly {f.top_emotion[0]}")
         lines.append(f"- fixes: {'; '.join(fixes(f))}")
         return lines
 

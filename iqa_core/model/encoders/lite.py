@@ -109,6 +109,12 @@ class LiteImageEncoder:
         """Width of every block of pool_maps' vector, in its order: per input size, per map, mean then std."""
         return [c for _ in INPUT_SIZES for c in self._widths for _ in ("mean", "std")]
 
+    @cached_property
+    def classifier(self) -> np.ndarray:
+        """The ImageNet classifier's weights (1000, C of the head map): a class-activation map is a row of
+        this times the head map (the last stage map), as Zhou et al.'s CAM reads it."""
+        return self.model._fc.weight.detach().numpy().astype(np.float32)
+
     @staticmethod
     def _array(image: Image.Image, size: int) -> np.ndarray:
         arr = np.asarray(image.resize((size, size), Image.BICUBIC), dtype=np.float32)
