@@ -79,13 +79,14 @@ def head_variants(task: str, d: Featurized, key: str, data: str, inputs: list[st
 
 def fusion_inputs(d: Featurized, encoder: LiteEncoder) -> tuple[np.ndarray, list[fuse.TextTokens]]:
     """Concept tokens from the 224-px head map; text tokens for the prompt and, as "tags", its parts."""
-    model = encoder.image.model
+    from iqa_core.model.encoders.lite_torch import load_model
+
+    model = load_model(encoder.image.variant)  # the classifier's weights, whichever engine encodes
     fc_w, fc_b = model._fc.weight.detach().numpy(), model._fc.bias.detach().numpy()
     tokens = []
     for i in tqdm(range(0, len(d.samples), 16), desc="concept tokens"):
-        x = encoder.image._tensor([load_image(s.path).image for s in d.samples[i:i + 16]], 224)
-        maps, _ = encoder.image._stages(x)
-        tokens += [fuse.concept_tokens(m, fc_w, fc_b, encoder.name_embeddings) for m in maps[-1].numpy()]
+        fms = encoder.encode_images([load_image(s.path).image for s in d.samples[i:i + 16]])
+        tokens += [fuse.concept_tokens(fm.maps[224][-1], fc_w, fc_b, encoder.name_embeddings) for fm in fms]
     with open(datasets.DEFAULT_ROOT / "agiqa3k-dev" / "labels.csv", newline="", encoding="utf-8") as fh:
         parts = {r["image"]: [r["adj1"], r["adj2"], r["style"]] for r in csv.DictReader(fh)}
     texts = []

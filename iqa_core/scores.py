@@ -62,6 +62,8 @@ ATTRIBUTES: dict[str, str] = {
     "focus_detail": "Sharpness of the subject, fine detail.",
     "subject": "How clear and strong the main subject is.",
     "technical": "Freedom from noise, blur and compression artefacts.",
-    "originality": "How unusual the image is compared with common photos.",
-    "emotional_impact": "How strongly the image evokes a feeling.",
+    "originality": "How unusual the recognised content is: rarity of its concepts among the reference images "
+                   "(a heuristic).",
+    "emotional_impact": "How strongly the image evokes a feeling (a heuristic from arousal, valence and emotion "
+                        "share).",
 }

@@ -22,7 +22,7 @@ from iqa_core.model.heads import HEADS_FILE, Head, load_heads, save_heads
 from iqa_core.training import datasets
 from iqa_core.training.aesthetics import train_para
 from iqa_core.training.affect import train_emotion
-from iqa_core.training.alignment import train_alignment
+from iqa_core.training.alignment import SHIP_GATE, train_alignment
 from iqa_core.training.featurize import Featurized, featurize
 from iqa_core.training.quality import train_quality
 
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         heads["quality"], rep = train_quality(data)
         reports += rep
-    heads["alignment"], rep = train_alignment(data["agiqa3k"], encoder.name_embeddings)
+    heads["alignment"], rep = train_alignment(data["agiqa3k"], encoder.name_embeddings, negatives=SHIP_GATE)
     reports += rep
     for part in (train_para(data["para"], pt), train_emotion(data["emotion6"], pt)):
         heads.update(part[0])

@@ -113,7 +113,10 @@ class LiteImageEncoder:
     def classifier(self) -> np.ndarray:
         """The ImageNet classifier's weights (1000, C of the head map): a class-activation map is a row of
         this times the head map (the last stage map), as Zhou et al.'s CAM reads it."""
-        return self.model._fc.weight.detach().numpy().astype(np.float32)
+        from iqa_core.model.encoders.lite_torch import load_model
+
+        # Read from the shipped PyTorch weights whichever engine encodes (the ONNX graph keeps no names).
+        return load_model(self.variant)._fc.weight.detach().numpy().astype(np.float32)
 
     @staticmethod
     def _array(image: Image.Image, size: int) -> np.ndarray:
