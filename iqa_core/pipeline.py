@@ -149,7 +149,8 @@ class Assessor:
             segs, region_scores, issues = regions.compute(out.maps, q.predict, image=img, working=working)
             region_list = regions.describe(segs, region_scores, issues)
             subject.judge_regions(region_list, [sg.mask for sg in segs], found)
-            quality = subject.blend_quality(quality, region_list)  # the subject weighs more than the backdrop
+            if self.backends["quality"] == "lite":  # a zero-shot backend's score stays as it gave it
+                quality = subject.blend_quality(quality, region_list)  # the subject weighs more than the backdrop
         with _timed(t, "attributes"):
             stats = measure.measure(working)
             stats.update(subject.focus_stats(found.subject))
