@@ -87,7 +87,8 @@ def test_template_sentences_numbers_and_suggestions():
     assert "top left corner" in text and "centre" in text
     assert '"cat"' in text and '"guitar"' in text  # prompt words the image does not show
     assert "To improve it, bring the exposure down" in text  # the fix follows the evidence (blown highlights)
-    assert "retouch the top left corner" in text and 'make "cat" and "guitar" clearly visible' in text
+    assert "retouch" not in text and "crop" not in text  # a weaker region with no named damage gets no fix
+    assert 'make "cat" and "guitar" clearly visible' in text
     assert explain.template(f) == text  # deterministic
 
 
