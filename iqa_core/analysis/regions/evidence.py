@@ -31,19 +31,19 @@ class Evidence:
     pixels of most images, so noise is not averaged away and the 8-px JPEG grid is intact)."""
 
     def __init__(self, image: Image.Image | measure.WorkingCopy):
-        rgb, lum = measure.working_arrays(image)
-        lum8 = lum * 255.0
-        self.dx, self.dy = np.abs(np.diff(lum8, axis=1)), np.abs(np.diff(lum8, axis=0))
-        self.lum = lum
-        r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-        self.sat = np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
+        w = measure.WorkingCopy.of(image)  # its filter responses are shared with measure's statistics
+        lum8 = w.lum8
+        self.dx, self.dy = w.steps
+        self.lum = w.lum
         self.lap = np.abs(ndimage.laplace(lum8))  # fine detail
         g = ndimage.gaussian_filter(lum8, 2.0)
         self.coarse = np.hypot(ndimage.sobel(g, 0), ndimage.sobel(g, 1)) / 8.0  # gradient at a coarser scale
-        hp = ndimage.correlate1d(ndimage.correlate1d(lum8, [1.0, -2.0, 1.0], 0), [1.0, -2.0, 1.0], 1)
-        self.noise = np.abs(hp)  # Immerkaer's high-pass (as measure.noise_sigma)
-        self.edge = self.coarse > np.percentile(self.coarse[::2, ::2], 70)
+        self.noise = w.highpass  # Immerkaer's high-pass (as measure.noise_sigma)
         self.clip = self.lum > 0.95
+        # Read only on severity's sample (every other row and column), so made only there.
+        mx, mn = w.extremes
+        self.sat = mx[::2, ::2] - mn[::2, ::2]
+        self.edge = self.coarse[::2, ::2] > np.percentile(self.coarse[::2, ::2], 70)
 
     def channels(self, w: int, h: int) -> np.ndarray:
         """(h, w, 5) channels for clustering, each standardised over the image."""
@@ -68,7 +68,7 @@ class Evidence:
         flat = lab.ravel()
         cnt = np.maximum(np.bincount(flat, minlength=n), 1)
         mean = lambda a: np.bincount(flat, pick(a), n) / cnt  # noqa: E731
-        edge = pick(self.edge)
+        edge = self.edge.ravel()
         e = flat[edge]
         ecnt = np.bincount(e, minlength=n)
         sharp = ((np.bincount(e, pick(self.lap)[edge], n) + 0.5 * ecnt) /
@@ -90,7 +90,7 @@ class Evidence:
         dev = lambda a: a - np.median(a)  # noqa: E731
         c = {"sharp": rel(sharp), "floor": rel(floor + 0.5), "ratio": rel(ratio), "on_grid": rel(on + 0.5),
              "off_grid": rel(off + 0.5), "clip": dev(mean(self.clip)), "p5": dev(p5), "p50": dev(p50),
-             "sat": dev(mean(self.sat))}
+             "sat": dev(np.bincount(flat, self.sat.ravel(), n) / cnt)}
         return {"blur": -c["sharp"], "noise": np.minimum(c["floor"], 2.0 * c["ratio"]),
                 "block": c["on_grid"] - c["off_grid"], "over": c["clip"] + c["p5"], "veil": c["p50"] - c["sat"],
                 **c}

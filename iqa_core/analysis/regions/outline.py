@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
-from skimage.measure import approximate_polygon, find_contours
+from skimage.measure import find_contours
 
 from iqa_core.analysis.regions.segment import Segment
 from iqa_core.assessment import Region
@@ -31,11 +31,53 @@ def place(x: float, y: float) -> str:
     return row if col == "centre" else f"{row} {col}"
 
 
+def _splits(xy: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Douglas-Peucker's recursion over the chain xy, as skimage's approximate_polygon runs it (the same
+    distances, so the same points), down to `tolerance`, recorded once for every larger tolerance: for each
+    split, the point it keeps, its distance from the chord and its parent split (-1: the whole chain),
+    parents before children."""
+    point, dist, parent = [], [], []
+    stack = [(0, len(xy) - 1, -1)]
+    while stack:
+        start, end, up = stack.pop()
+        if end - start < 2:
+            continue
+        (r0, c0), (r1, c1) = xy[start], xy[end]
+        dr, dc = r1 - r0, c1 - c0
+        angle = -np.arctan2(dr, dc)
+        cos, sin = np.cos(angle), np.sin(angle)
+        seg = xy[start + 1:end]
+        dr0, dc0 = seg[:, 0] - r0, seg[:, 1] - c0
+        dr1, dc1 = seg[:, 0] - r1, seg[:, 1] - c1
+        perp = ((dr0 * dr + dc0 * dc) > 0) & ((-dr1 * dr - dc1 * dc) > 0)
+        d = np.where(perp, np.abs(seg[:, 0] * cos + seg[:, 1] * sin - (c0 * sin + r0 * cos)),
+                     np.minimum(np.sqrt(dc0 ** 2 + dr0 ** 2), np.sqrt(dc1 ** 2 + dr1 ** 2)))
+        i = int(np.argmax(d))
+        if d[i] > tolerance:
+            node, at = len(point), start + 1 + i
+            point.append(at), dist.append(d[i]), parent.append(up)
+            stack += [(at, end, node), (start, at, node)]
+    return np.array(point, np.int64), np.array(dist), np.array(parent, np.int64)
+
+
+def _simplified(xy: np.ndarray, splits: tuple[np.ndarray, np.ndarray, np.ndarray], tolerance: float) -> np.ndarray:
+    """approximate_polygon(xy, tolerance) read off _splits (made for a tolerance at most this one): a split
+    is kept while its distance, and every ancestor's, exceeds the tolerance."""
+    point, dist, parent = splits
+    kept = np.zeros(len(point), bool)
+    for j in range(len(point)):
+        kept[j] = dist[j] > tolerance and (parent[j] < 0 or kept[parent[j]])
+    chain = np.zeros(len(xy), bool)
+    chain[[0, -1]] = True
+    chain[point[kept]] = True
+    return xy[chain]
+
+
 def polygons(mask: np.ndarray, max_points: int = MAX_POINTS, min_share: float = 0.004) -> list[list[list[float]]]:
     """Outer outlines of the mask's parts as (x, y) fractions, largest first: find_contours on the mask
-    (smoothed a little when coarse, so outlines follow it without a staircase), simplified with
-    approximate_polygon to at most max_points points. Holes are not outlined (the overlay draws regions
-    enclosed by another on top)."""
+    (smoothed a little when coarse, so outlines follow it without a staircase), simplified by
+    Douglas-Peucker to at most max_points points (the tolerance raised 1.6x at a time). Holes are not
+    outlined (the overlay draws regions enclosed by another on top)."""
     m = mask.astype(np.float32)
     h, w = m.shape
     if max(h, w) <= 64:
@@ -46,11 +88,12 @@ def polygons(mask: np.ndarray, max_points: int = MAX_POINTS, min_share: float = 
         area = 0.5 * (np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1)))
         if area > 0 or -area < min_share * h * w:  # positive: a hole (find_contours runs holes clockwise)
             continue
-        xy, tol = np.stack([x, y], 1)[::3], 0.6  # every 3rd point: approximate_polygon is pure Python
-        poly = approximate_polygon(xy, tol)
+        xy, tol = np.stack([x, y], 1)[::3], 0.6  # every 3rd point: the contour is smooth at that spacing
+        splits = _splits(xy, tol)
+        poly = _simplified(xy, splits, tol)
         while len(poly) > max_points + 1:
             tol *= 1.6
-            poly = approximate_polygon(xy, tol)
+            poly = _simplified(xy, splits, tol)
         frac = np.clip(poly[:-1] / np.array([w, h]), 0.0, 1.0)
         out.append((-area, [[round(float(a), 4), round(float(b), 4)] for a, b in frac]))
     out.sort(key=lambda t: -t[0])
