@@ -48,37 +48,57 @@ def error_row(name: str, message: str) -> dict:
     return {"image": name, "error": message}
 
 
-def assess_file(assessor, path: Path, folder: Path, metadata: Mapping[str, dict[str, str]]) -> dict:
-    """The one per-file step of every engine (local threads, Ray actors), so their rows are identical: the
-    assessment's fields, or `image` and `error` for a file that cannot be used."""
+def prepare_file(assessor, path: Path, folder: Path, metadata: Mapping[str, dict[str, str]]):
+    """The first half of assess_file: the file decoded and its metadata merged (Assessor.preprocess), or
+    the error row of a file that cannot be used."""
     path, folder = Path(path), Path(folder)
     if not inside(path, folder):
         return error_row(path.name, "refused: the file lies outside the folder (symlink or '..')")
     name = path.relative_to(folder).as_posix()
     try:
-        return assessor.assess(path, name=name, **metadata.get(name, {})).to_dict()
+        return assessor.preprocess(path, name=name, **metadata.get(name, {}))
     except ImageLoadError as err:
         return error_row(name, str(err))
+
+
+def finish_file(assessor, prepared) -> dict:
+    """The second half of assess_file: the row of prepare_file's result (encoded and assessed, as
+    Assessor.assess does after preprocess; an error row passes through)."""
+    if isinstance(prepared, dict):
+        return prepared
+    try:
+        return assessor.postprocess(prepared, assessor.forward([prepared])[0]).to_dict()
+    except ImageLoadError as err:
+        return error_row(prepared.loaded.name, str(err))
+
+
+def assess_file(assessor, path: Path, folder: Path, metadata: Mapping[str, dict[str, str]]) -> dict:
+    """The one per-file step of every engine (local threads, Ray actors), so their rows are identical: the
+    assessment's fields, or `image` and `error` for a file that cannot be used."""
+    return finish_file(assessor, prepare_file(assessor, path, folder, metadata))
 
 
 def run(assessor, folder: Path, metadata: dict[str, dict[str, str]] | None = None,
         files: Iterable[Path] | None = None, workers: int = WORKERS) -> Iterator[dict]:
     """Yield one dict per image, in file order: the assessment's fields, or `image` and `error`.
 
-    At most 2 x workers images are in flight, so memory stays flat over any folder size."""
+    One thread decodes ahead (prepare_file: decoding, orientation and metadata release the GIL for much of
+    their time) while `workers` threads encode and assess (finish_file; ONNX Runtime releases the GIL while
+    it runs). At most 2 x workers images are in flight, so memory stays flat over any folder size."""
     folder = Path(folder)
     metadata = metadata or {}
     paths = list(files) if files is not None else list_images(folder)
-
-
     workers = max(1, workers)
     # The thread budget (torch's and ONNX Runtime's intra-op threads) split between the workers: two workers
-    # of one thread each beat two of two threads each by about 10% on 2 cores.
+    # of one thread each beat two of two threads each by about 10% on 2 cores. The decoder is not counted:
+    # it waits on the file and on libjpeg, a small share of a core.
     threads = compute_threads() // workers
-    with torch_threads(threads), ThreadPoolExecutor(workers, thread_name_prefix="iqa-batch") as pool:
+    with (torch_threads(threads), ThreadPoolExecutor(1, thread_name_prefix="iqa-decode") as decoder,
+          ThreadPoolExecutor(workers, thread_name_prefix="iqa-batch") as pool):
         pending: deque = deque()
         for path in paths:
-            pending.append(pool.submit(assess_file, assessor, path, folder, metadata))
+            decoded = decoder.submit(prepare_file, assessor, path, folder, metadata)
+            pending.append(pool.submit(lambda d=decoded: finish_file(assessor, d.result())))
             if len(pending) >= 2 * workers:
                 yield pending.popleft().result()
         while pending:
