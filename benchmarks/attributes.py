@@ -118,10 +118,10 @@ def edit_matrix(assessor, samples: list[datasets.Sample]) -> dict[str, dict]:
 def para_srcc() -> dict:
     """CV SRCC of the learned heads alone and blended with measured evidence, against PARA's humans.
     The out-of-fold predictions (iqa_core.training.fit.cross_val_predict on featurize's cached features, the
-    same folds and ridge as training) are cached in cache/ beside the features; quality for the blend is
-    the shipped quality head on the same features (it never saw PARA)."""
+    same folds and ridge as training) are cached in cache/ beside the features; quality for the blend comes
+    from the shipped quality recipe trained without PARA (benchmarks.transfer.common_without), since the
+    shipped head saw PARA's quality votes."""
     from iqa_core.model.encoders.lite import LiteEncoder
-    from iqa_core.model.heads import load_heads
     from iqa_core.training.aesthetics import SCALE_1_5
     from iqa_core.training.featurize import IMAGE_INPUTS, featurize
     from iqa_core.training.fit import cross_val_predict, fit_ridge, srcc
@@ -130,7 +130,7 @@ def para_srcc() -> dict:
     x = pa.x(IMAGE_INPUTS)
     cache = datasets.cache_dir() / f"para-attribute-cv-{len(pa.samples)}.npz"
     preds = dict(np.load(cache)) if cache.exists() else {}
-    quality = load_heads()["quality"].predict(pa.x(["image"]))
+    quality = quality_without_para(pa)
     stats = [measure.measure(load_image(s.path).image) for s in pa.samples]
     out = {}
     for attr in PARA_HUMAN:
@@ -144,6 +144,19 @@ def para_srcc() -> dict:
         out[attr] = {"learned": round(srcc(pred, y), 4), "blended": round(srcc(blended, y), 4), "n": len(y)}
     np.savez(cache, **preds)
     return out
+
+
+def quality_without_para(pa) -> np.ndarray:
+    from benchmarks.transfer import common_without
+    from iqa_core.model.encoders.lite import LiteEncoder
+    from iqa_core.training.common_scale import quality_data
+    from iqa_core.training.distortions import distorted_features
+    from iqa_core.training.featurize import featurize
+    from iqa_core.training.quality import QUALITY_SETS
+
+    encoder = LiteEncoder()
+    data = {n: pa if n == "para" else featurize(n, encoder, datasets.DEFAULT_ROOT) for n in QUALITY_SETS}
+    return common_without(quality_data(data, distorted_features(data, encoder)), data, "para")["pred"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,8 +2,9 @@
 
 `python -m benchmarks.transfer` (features from the training cache; run `python -m iqa_core.training.train`
 first). Rows:
-- quality on AGIQA-3K, LIVE-C and PARA's quality votes, each from a head trained on the other two sets
-  (the training recipe of training.quality; with one domain left, its expert alone);
+- quality on AGIQA-3K, LIVE-C and PARA's quality votes, each from a head trained on the other two sets:
+  the per-dataset-scale recipe (training.quality, before) and the shipped common-scale recipe
+  (training.common_scale, with the other sets' distorted copies); with one domain left, its expert alone;
 - aesthetics on para-dev from a head trained on para-train alone (the shipped recipe);
 - sentiment on Emotion6 from PARA's train-split votes alone, on para-dev's votes from Emotion6 alone, and on
   para-dev from both (the shipped recipe; para-dev is never used for sentiment);
@@ -24,6 +25,15 @@ from iqa_core.training import datasets
 from iqa_core.training.aesthetics import SCALE_1_5
 from iqa_core.training.affect import fit_sentiment, sentiment_accuracy
 from iqa_core.training.alignment import train_alignment
+from iqa_core.training.common_scale import (
+    SYNTH_ROW_WEIGHT,
+    QualityData,
+    common_targets,
+    fit_common,
+    fit_ranker,
+    quality_data,
+)
+from iqa_core.training.distortions import distorted_features
 from iqa_core.training.featurize import IMAGE_INPUTS, POWER_SEMANTIC, POWER_TECHNICAL, Featurized, featurize, zscore
 from iqa_core.training.fit import correlations, fit_ridge
 from iqa_core.training.quality import EXPERT_WEIGHTS, QUALITY_OUT, QUALITY_SETS, fit_gated
@@ -46,6 +56,27 @@ def quality_without(data: dict[str, Featurized], held: str) -> dict:
     key = QUALITY_SETS[held][0]
     return {"task": "quality", "test": held, "trained_on": " + ".join(train),
             **correlations(head.predict(data[held].x(["image"])), data[held].y(key))}
+
+
+def common_without(qd: QualityData, data: dict[str, Featurized], held: str) -> dict:
+    """The shipped recipe (training.common_scale) on every set but `held` and its distorted copies, scored on
+    `held` ("pred": the scores); with no AI images left, the photo expert alone on the common targets."""
+    rated = np.flatnonzero(qd.sets[:qd.n_rated] != held)
+    rows = qd.with_copies(rated)
+    prior = data[held].prior(["image"], POWER_TECHNICAL)
+    domains = {QUALITY_SETS[n][1] for n in QUALITY_SETS if n != held}
+    if len(domains) == 2:
+        head, _ = fit_common(qd, rows, prior)
+    else:
+        targets = common_targets(qd, rows, fit_ranker(qd, rows, prior))
+        weights = EXPERT_WEIGHTS[domains.pop()]
+        sw = np.array([weights[n] for n in qd.sets[rows]], np.float32)
+        sw *= np.where(rows < qd.n_rated, 1.0, SYNTH_ROW_WEIGHT).astype(np.float32)
+        head = fit_ridge(qd.x[rows], targets, "quality", ["image"], prior, sw, **QUALITY_OUT)
+    pred = head.predict(qd.x[np.flatnonzero(qd.sets[:qd.n_rated] == held)])
+    return {"task": "quality (common scale)", "test": held,
+            "trained_on": " + ".join(n for n in QUALITY_SETS if n != held) + " + copies",
+            **correlations(pred, data[held].y(QUALITY_SETS[held][0])), "pred": pred}
 
 
 def aesthetics_transfer(pa: Featurized, pt: Featurized) -> dict:
@@ -86,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     data = {n: featurize(n, encoder, root) for n in ("agiqa3k", "livec", "para", "emotion6")}
     pt = featurize("para_train", encoder, root, args.para_train)
     rows = [quality_without(data, held) for held in QUALITY_SETS]
+    qd = quality_data(data, distorted_features(data, encoder))
+    rows += [{k: v for k, v in common_without(qd, data, held).items() if k != "pred"} for held in QUALITY_SETS]
     rows.append(aesthetics_transfer(data["para"], pt))
     rows += sentiment_transfer(data["emotion6"], data["para"], pt)
     rows += alignment_contrast(data["agiqa3k"], encoder.name_embeddings)

@@ -71,6 +71,8 @@ class Assessor:
         the fields it can score (attributes and regions stay lite). writer: the explanation writer's spec."""
         self.encoder = LiteEncoder()
         self.heads = load_heads(heads_path)
+        # The image-to-sentence map is an input of the alignment head, not a score of its own.
+        self.projection = self.heads.pop("text_projection", None)
         check_encoder(heads_path, self.encoder.image.config)
         self.writer = writers.get_writer(writer)
         self.models = dict(self.encoder.versions, heads=f"iqa_core-heads@{__version__}",
@@ -112,7 +114,11 @@ class Assessor:
         sources = prep.metadata.text_sources()
         text = next((sources[k] for k in TEXT_PRIORITY if sources.get(k)), None)
         if text:
-            blocks.update(features.text_blocks(self.encoder.text.embed([text])[0], fm.concepts, names))
+            text_emb = self.encoder.text.embed([text])[0]
+            blocks.update(features.text_blocks(text_emb, fm.concepts, names))
+            if self.projection is not None:
+                projected = self.projection.predict(features.stack(blocks, self.projection.inputs)[None])[0]
+                blocks.update(features.projection_block(projected, text_emb))
         raw, ai_generated = {}, None
         for name, head in self.heads.items():
             if name == "alignment" and not text:

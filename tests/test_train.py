@@ -16,7 +16,7 @@ def test_training_smoke(tmp_path, monkeypatch, data_root):
     assert isinstance(heads["quality"], GatedHead) and set(heads["quality"].experts) == {"ai", "photo"}
     report = json.loads((tmp_path / "training_report.json").read_text())
     assert all("cv" in r and "train" in r for r in report["reports"])
-    joint = {r["data"] for r in report["reports"] if r["head"] == "quality (joint)"}
+    joint = {r["data"] for r in report["reports"] if r["head"] == "quality (common scale)"}
     assert joint == {"agiqa3k", "livec", "para (quality votes)"}
 
 

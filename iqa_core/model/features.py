@@ -85,6 +85,11 @@ def text_blocks(text_emb: np.ndarray, concepts: np.ndarray, name_emb: np.ndarray
             "text_stats": stats}
 
 
+def projection_block(projected: np.ndarray, text_emb: np.ndarray) -> dict[str, np.ndarray]:
+    """How near the image, mapped into the sentence space (training.projection), lies to the text."""
+    return {"projection": np.array([float(projected @ text_emb)], np.float32)}
+
+
 def feature_distance(image_block: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> float | np.ndarray:
     """RMS of the image's standardised features (the quality head's mean and scale): how far it lies from the
     training images; rows of a 2-D block give one distance each."""

@@ -5,6 +5,7 @@ exactly the scores measured at training time. Read-outs:
 - "regression": y = a * (x W + b) + c
 - "distribution": softmax(x W + b) over named classes
 - "expected": IOVQA: softmax over integer score classes, read back as the expected class value, then a, c
+- "embedding": x W + b as a unit vector (the image mapped into the sentence space: training.projection)
 A MeanHead averages heads over the same inputs (ridge and IOVQA, where the pair beats either alone); its
 members are stored as "<name>#0", "<name>#1". A GatedHead mixes one expert per image domain (AI-generated,
 photo) by a gate's domain probabilities; its parts are stored as "<name>@gate", "<name>@<domain>".
@@ -48,8 +49,11 @@ class LinearHead:
         return z @ self.weight + self.bias
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """(n,) scores for regression/expected heads, (n, K) probabilities for distribution heads."""
+        """(n,) scores for regression/expected heads, (n, K) probabilities for distribution heads, (n, K)
+        unit vectors for embedding heads."""
         r = self.raw(x)
+        if self.kind == "embedding":
+            return r / np.maximum(np.linalg.norm(r, axis=1, keepdims=True), 1e-8)
         if self.kind == "regression":
             y = self.out_a * r[:, 0] + self.out_c
         else:

@@ -17,7 +17,8 @@ from iqa_core.training import datasets
 from iqa_core.training.fit import block_scale, correlations
 
 IMAGE_INPUTS = ["image", "concept"]
-ALIGN_INPUTS = ["image", "concept", "text", "match", "text_stats"]
+# "projection" is not cached with the rest: training.alignment adds it from out-of-fold text projections.
+ALIGN_INPUTS = ["image", "concept", "text", "match", "text_stats", "projection"]
 # block_scale's power per head family: technical and aesthetic heads weigh every stage map alike (in CV:
 # LIVE-C +0.03 SRCC, AGIQA-3K +0.01); the semantic emotion heads lose by it (valence -0.03) and keep plain z-scores.
 POWER_TECHNICAL, POWER_SEMANTIC = 1.0, 0.0

@@ -64,13 +64,13 @@ def fit_ridge(x: np.ndarray, y: np.ndarray, name: str, inputs: list[str], prior:
 
 def fit_distribution(x: np.ndarray, p: np.ndarray, name: str, inputs: list[str], classes: list[str],
                      groups: np.ndarray | None = None, c: float | None = None, prior: np.ndarray | None = None,
-                     sample_weight: np.ndarray | None = None) -> LinearHead:
+                     sample_weight: np.ndarray | None = None, cs: tuple[float, ...] = DISTRIBUTION_CS) -> LinearHead:
     """Softmax regression on soft labels: each image appears once per class, weighted by that class's share
-    (times its sample weight). The inverse regularisation c is chosen by 3 inner grouped folds (lowest KL)
-    unless given."""
+    (times its sample weight). The inverse regularisation c is chosen among cs by 3 inner grouped folds
+    (lowest KL) unless given."""
     if c is None:
         inner = folds(groups, 3)
-        c = min(DISTRIBUTION_CS, key=lambda cc: kl_divergence(_inner_dist(x, p, inner, cc, classes, prior), p))
+        c = min(cs, key=lambda cc: kl_divergence(_inner_dist(x, p, inner, cc, classes, prior), p))
     z, mean, scale = _standardise(x, prior)
     n, k = p.shape
     rows = np.repeat(np.arange(n), k)

@@ -56,12 +56,14 @@ def train_quality(data: dict[str, Featurized], alone: bool = True) -> tuple[Gate
     return fit(x, y, groups), reports
 
 
-def fit_gated(x: np.ndarray, y: np.ndarray, groups: np.ndarray, prior: np.ndarray) -> GatedHead:
-    """groups are "<dataset>:<group>", which says each row's dataset and so its domain and weights."""
+def fit_gated(x: np.ndarray, y: np.ndarray, groups: np.ndarray, prior: np.ndarray,
+              row_weight: np.ndarray | None = None) -> GatedHead:
+    """groups are "<dataset>:<group>", which says each row's dataset and so its domain and weights;
+    row_weight multiplies the experts' dataset weights (synthetic copies count for less than rated images)."""
     sets = np.array([g.split(":", 1)[0] for g in groups])
     experts = {}
     for domain, weights in EXPERT_WEIGHTS.items():
-        sw = np.array([weights[n] for n in sets], np.float32)
+        sw = np.array([weights[n] for n in sets], np.float32) * (1.0 if row_weight is None else row_weight)
         keep = sw > 0
         xd, yd, sw = x[keep], y[keep], sw[keep]
         ridge = fit_ridge(xd, yd, "quality", ["image"], prior, sw, **QUALITY_OUT)

@@ -2,7 +2,7 @@
 
 Features are computed with the same loader and encoder as the app (training.featurize, cached), and every
 head is reported with train and held-out figures side by side (training_report.json). The heads come from:
-quality (training.quality: AGIQA-3K, LIVE-C, PARA's quality votes), alignment (training.alignment: AGIQA-3K
+quality (training.common_scale: AGIQA-3K, LIVE-C, PARA's quality votes and synthetic distortions, on one scale), alignment (training.alignment: AGIQA-3K
 with mismatched prompts), aesthetics and attributes (training.aesthetics: para-train, para-dev), emotion and
 sentiment (training.affect: Emotion6, PARA's emotion votes). Writes iqa_core/weights/heads.safetensors with
 the encoder's configuration, and training_report.json beside it.
@@ -23,8 +23,9 @@ from iqa_core.training import datasets
 from iqa_core.training.aesthetics import train_para
 from iqa_core.training.affect import train_emotion
 from iqa_core.training.alignment import SHIP_GATE, train_alignment
+from iqa_core.training.common_scale import train_common
+from iqa_core.training.distortions import distorted_features
 from iqa_core.training.featurize import Featurized, featurize
-from iqa_core.training.quality import train_quality
 
 REPORT_FILE = HEADS_FILE.parent / "training_report.json"
 DEV_SETS = ("agiqa3k", "livec", "para", "emotion6")
@@ -67,9 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         reports += [r for r in json.loads(args.out.with_name(REPORT_FILE.name).read_text())["reports"]
                     if r["head"].startswith("quality")]
     else:
-        heads["quality"], rep = train_quality(data)
+        heads["quality"], rep = train_common(data, distorted_features(data, encoder, args.limit and 3))
         reports += rep
-    heads["alignment"], rep = train_alignment(data["agiqa3k"], encoder.name_embeddings, negatives=SHIP_GATE)
+    part, rep = train_alignment(data["agiqa3k"], encoder.name_embeddings, negatives=SHIP_GATE)
+    heads.update(part)
     reports += rep
     for part in (train_para(data["para"], pt), train_emotion(data["emotion6"], pt)):
         heads.update(part[0])
