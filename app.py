@@ -45,9 +45,13 @@ HEADER = (
     "and shows why: eight attributes, a map of weak regions and a plain-language explanation."
 )
 
+# Brings the result cards into view once they arrive (on a phone they sit far below the Assess button).
+SCROLL_TO_RESULTS = "() => document.getElementById('score-cards')?.scrollIntoView({block: 'start'})"
+
 # ---------------------------------------------------------------------------------------- the one model
 _assessor = None
 _assessor_lock = threading.Lock()
+
 
 
 def get_assessor():
@@ -357,8 +361,11 @@ def build_demo() -> gr.Blocks:
                                            interactive=False, elem_id="regions", min_width=300, max_height=420)
                 assess_outputs = [a_status, cards, radar, emotions, va, overlay, regions, explanation, json_file,
                                   notes]
+                # scroll_to_output is ignored on Hugging Face Spaces (the page is in an iframe), so the results
+                # are also brought into view in the browser once they arrive.
                 assess_btn.click(assess, [image, prompt, negative, tags, caption], assess_outputs,
-                                 api_name="assess", scroll_to_output=True)
+                                 api_name="assess", scroll_to_output=True).then(
+                    None, None, None, js=SCROLL_TO_RESULTS)
                 if a_examples:
                     a_examples.load_input_event.then(assess, [image, prompt, negative, tags, caption],
                                                      assess_outputs, api_name="assess_example_run",

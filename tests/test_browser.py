@@ -218,3 +218,17 @@ def test_explore_tab(server, browser, shots):
     _settle(page)
     page.screenshot(path=str(shots / "explore.png"), full_page=True)
     page.close()
+
+
+def test_results_come_into_view_on_a_phone(server, browser):
+    page = _page(browser, server, width=390, height=844)
+    page.set_input_files("#assess-image input[type=file]", str(EXAMPLE))
+    page.wait_for_selector("#assess-image img")
+    page.wait_for_timeout(500)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.click("#assess-button")
+    page.wait_for_selector("#score-cards .iqa-card")
+    # The cards' top edge is inside the 844 px viewport without the visitor scrolling.
+    page.wait_for_function("(() => { const r = document.getElementById('score-cards').getBoundingClientRect();"
+                           " return r.top >= -5 && r.top < window.innerHeight; })()", timeout=10000)
+    page.close()

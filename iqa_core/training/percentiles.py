@@ -30,6 +30,10 @@ LEVELS = np.linspace(0.0, 1.0, 101)
 
 def head_scores(data: Featurized, heads: dict) -> dict[str, np.ndarray]:
     out = {}
+    projection = heads.get("text_projection")
+    if projection is not None and "text" in data.blocks:  # the alignment head reads the projection's match
+        projected = projection.predict(data.x(projection.inputs))
+        data.blocks["projection"] = (projected * data.blocks["text"]).sum(1, keepdims=True).astype(np.float32)
     for name in SCORES:
         head = heads[name]
         if all(k in data.blocks for k in head.inputs):  # alignment only where the set has prompts
