@@ -6,6 +6,8 @@ exactly the scores measured at training time. Read-outs:
 - "distribution": softmax(x W + b) over named classes
 - "expected": IOVQA: softmax over integer score classes, read back as the expected class value, then a, c
 - "embedding": x W + b as a unit vector (the image mapped into the sentence space: training.projection)
+A head fitted in a low-rank basis keeps it as `basis` (D, k), so W is basis @ weight and is stored as its two
+factors (the text projection: 1.2 MB instead of 6.8 MB).
 A MeanHead averages heads over the same inputs (ridge and IOVQA, where the pair beats either alone); its
 members are stored as "<name>#0", "<name>#1". A GatedHead mixes one expert per image domain (AI-generated,
 photo) by a gate's domain probabilities; its parts are stored as "<name>@gate", "<name>@<domain>".
@@ -23,9 +25,10 @@ from iqa_core import WEIGHTS_DIR
 
 HEADS_FILE = WEIGHTS_DIR / "heads.safetensors"
 ARRAYS = ("mean", "scale", "weight", "bias", "class_values")
+FACTORS = ("basis",)  # stored only by the heads that have one
 # Weights are stored in float16: half the file (the IOVQA heads are 41 columns wide) for score changes under
 # 0.002 on the 0-100 scale; everything is float32 again once loaded.
-STORED = {"weight": np.float16}
+STORED = {"weight": np.float16, "basis": np.float16}
 
 
 @dataclass
@@ -35,7 +38,7 @@ class LinearHead:
     inputs: list[str]  # feature blocks concatenated in this order (see features.py)
     mean: np.ndarray
     scale: np.ndarray
-    weight: np.ndarray  # (D, K)
+    weight: np.ndarray  # (D, K), or (k, K) after a basis
     bias: np.ndarray  # (K,)
     class_values: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     classes: list[str] = field(default_factory=list)
@@ -43,9 +46,12 @@ class LinearHead:
     out_c: float = 0.0
     clip: tuple[float, float] | None = None
     info: dict = field(default_factory=dict)  # training data, CV figures: travels into the model card
+    basis: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # (D, k) or empty
 
     def raw(self, x: np.ndarray) -> np.ndarray:
         z = (np.atleast_2d(x).astype(np.float32) - self.mean) / self.scale
+        if self.basis.size:
+            z = z @ self.basis
         return z @ self.weight + self.bias
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -171,7 +177,7 @@ def save_heads(heads: dict[str, Head], path: Path = HEADS_FILE, encoder: dict | 
     as open_clip's configs carry their preprocessing."""
     flat = _flat(heads)
     tensors = {f"{n}.{a}": np.ascontiguousarray(getattr(h, a), STORED.get(a, np.float32))
-               for n, h in flat.items() for a in ARRAYS}
+               for n, h in flat.items() for a in ARRAYS + FACTORS if getattr(h, a).size or a in ARRAYS}
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"heads": json.dumps({n: h.meta() for n, h in flat.items()})}
     if encoder is not None:
@@ -215,5 +221,6 @@ def load_heads(path: Path = HEADS_FILE) -> dict[str, Head]:
     for name, m in metas.items():
         clip = m.pop("clip", None)
         flat[name] = LinearHead(name=name.split("#")[0].split("@")[0], clip=tuple(clip) if clip else None, **m,
-                                **{a: arrays[f"{name}.{a}"].astype(np.float32) for a in ARRAYS})
+                                **{a: arrays[f"{name}.{a}"].astype(np.float32) for a in ARRAYS + FACTORS
+                                   if f"{name}.{a}" in arrays})
     return _nest(flat)

@@ -51,9 +51,10 @@ def fit_projection(x: np.ndarray, text: np.ndarray, groups: np.ndarray, componen
         return loss
 
     opt.step(closure)
-    weight = (vt.T @ a.detach().numpy()).astype(np.float32)
+    weight = a.detach().numpy().astype(np.float32)
     return LinearHead(name="text_projection", kind="embedding", inputs=list(PROJECTION_INPUTS), mean=mean,
-                      scale=scale, weight=weight, bias=np.zeros(weight.shape[1], np.float32),
+                      scale=scale, weight=weight, basis=vt.T.astype(np.float32),
+                      bias=np.zeros(weight.shape[1], np.float32),
                       info={"temperature": TEMPERATURE, "decay": DECAY, "components": int(components),
                             "n": int(len(z))})
 
