@@ -43,6 +43,13 @@ class Subject:
 
 
 @dataclass
+class NativeCrop:
+    """A crop of a large image scored at its own pixels (model/native_crops.py)."""
+    box: list[int]  # x0, y0, x1, y1 in pixels of the working image (long side <= inputs.load.MAX_WORKING_SIDE)
+    quality: float  # the quality head on the crop alone (0-100)
+
+
+@dataclass
 class Attribute:
     score: float  # 0-100
     source: str  # "measured" (a documented proxy) or "learned"
@@ -78,6 +85,10 @@ class Assessment:
     # and PARA), and which set; empty without iqa_core/weights/percentiles.json.
     percentiles: dict[str, float] = field(default_factory=dict)
     percentile_reference: str | None = None
+    # A large image's crops scored at its own pixels, and the whole view's quality before they were blended
+    # in (empty and None for an image too small to need them).
+    native_crops: list[NativeCrop] = field(default_factory=list)
+    whole_quality: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -14,11 +14,11 @@ from PIL import Image
 
 from iqa_core import __version__, explain
 from iqa_core.analysis import attributes, measure, reference, regions, subject
-from iqa_core.assessment import Assessment, Sentiment
+from iqa_core.assessment import Assessment, NativeCrop, Sentiment
 from iqa_core.explain import writers
 from iqa_core.inputs.load import LoadedImage, load_image
 from iqa_core.inputs.metadata import Metadata, from_user, merge
-from iqa_core.model import features
+from iqa_core.model import features, native_crops
 from iqa_core.model.encoders.lite import FeatureMaps, LiteEncoder
 from iqa_core.model.heads import HEADS_FILE, GatedHead, check_encoder, load_heads
 from iqa_core.registry import create, parse
@@ -46,6 +46,8 @@ class ModelOutputs:
     emotions: np.ndarray  # (7,) in scores.EMOTIONS order
     p_positive: float
     ai_generated: float | None = None  # the quality gate's AI-image share, where the head has a gate
+    native: list[NativeCrop] = field(default_factory=list)  # a large image's crops at its pixels
+    whole_quality: float | None = None  # the quality head on the whole view, before the crops' blend
 
 
 @dataclass
@@ -99,16 +101,27 @@ class Assessor:
     # -- forward ----------------------------------------------------------------------------------------
     def forward(self, batch: list[Prepared]) -> list[ModelOutputs]:
         t0 = time.perf_counter()
-        maps = self.encoder.encode_images([p.loaded.image for p in batch])
+        # A zero-shot quality backend replaces the head's score: its crops would only cost time.
+        crops = [native_crops.crops(p.loaded.image) if self.backends["quality"] == "lite" else [] for p in batch]
+        maps = iter(self.encoder.encode_images([im for p, cs in zip(batch, crops)
+                                                for im in [p.loaded.image] + [c for _, c in cs]]))
         encode_ms = (time.perf_counter() - t0) * 1000.0 / len(batch)
         outs = []
-        for prep, fm in zip(batch, maps):
+        for prep, cs in zip(batch, crops):
+            fm, crop_maps = next(maps), [next(maps) for _ in cs]
             prep.timings["encode"] = round(encode_ms, 2)
             with _timed(prep.timings, "heads"):
-                outs.append(self._heads(prep, fm))
+                outs.append(self._heads(prep, fm, [box for box, _ in cs], crop_maps))
         return outs
 
-    def _heads(self, prep: Prepared, fm: FeatureMaps) -> ModelOutputs:
+    def _native(self, boxes: list, crop_maps: list[FeatureMaps]) -> list[NativeCrop]:
+        q = self.heads["quality"]
+        x = np.stack([features.stack(features.image_blocks(fm, self.encoder.name_embeddings), q.inputs)
+                      for fm in crop_maps])
+        return [NativeCrop(list(box), round(float(v), 2)) for box, v in zip(boxes, q.predict(x))]
+
+    def _heads(self, prep: Prepared, fm: FeatureMaps, boxes: list = (), crop_maps: list[FeatureMaps] = ()
+               ) -> ModelOutputs:
         names = self.encoder.name_embeddings
         blocks = features.image_blocks(fm, names)
         sources = prep.metadata.text_sources()
@@ -127,6 +140,9 @@ class Assessor:
             raw[name] = head.predict(x)[0]
             if isinstance(head, GatedHead) and name == "quality":
                 ai_generated = float(head.domains(x)[0, head.gate.classes.index("ai")])
+        whole = float(raw["quality"])
+        native = self._native(boxes, crop_maps) if boxes else []
+        raw["quality"] = native_crops.blend(whole, [c.quality for c in native])
         if self.zero_shot is not None:
             zs = self.zero_shot.zero_shot([prep.loaded.image], [text], metadata=[sources])[0]
             raw.update({k: zs[k] for k in self.zero_shot_fields if k != "emotions" and zs.get(k) is not None})
@@ -134,7 +150,7 @@ class Assessor:
                 raw["emotions"] = np.array([zs["emotions"][e] for e in EMOTIONS])
         scores = {k: float(v) for k, v in raw.items() if k not in ("emotions", "sentiment")}
         return ModelOutputs(fm, blocks, text, scores, np.asarray(raw["emotions"]), float(raw["sentiment"][1]),
-                            ai_generated)
+                            ai_generated, native, whole if native else None)
 
     # -- postprocess ------------------------------------------------------------------------------------
     def postprocess(self, prep: Prepared, out: ModelOutputs) -> Assessment:
@@ -187,6 +203,7 @@ class Assessor:
             attributes=attrs, regions=region_list, metadata=meta, explanation=written.text, timings_ms=dict(t),
             models=dict(self.models, **written.models()), backends=dict(self.backends, explanation=written.writer),
             notes=list(prep.loaded.notes),
+            native_crops=out.native, whole_quality=None if out.whole_quality is None else round(out.whole_quality, 2),
             ai_generated=None if out.ai_generated is None else round(out.ai_generated, 4),
             subject=found.subject, percentiles=pct, percentile_reference=pct_ref)
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from iqa_core.model.heads import Head
 from iqa_core.training.featurize import IMAGE_INPUTS, POWER_TECHNICAL, Featurized, report
-from iqa_core.training.fit import CVResult, correlations, cross_val_predict, fit_ridge, ridge_and_iovqa
+from iqa_core.training.fit import SEED, CVResult, correlations, cross_val_predict, fit_ridge, ridge_and_iovqa
 
 ATTRIBUTE_HEADS = {"attr_composition": "composition", "attr_colour": "colour", "attr_focus_detail": "focus_detail",
                    "attr_lighting": "lighting", "attr_subject": "subject"}
 SCALE_1_5 = {"out_a": 25.0, "out_c": -25.0, "clip": (0.0, 100.0)}  # 1-5 -> 0-100
 
 
-def train_para(pa: Featurized, pt: Featurized | None = None) -> tuple[dict[str, Head], list[dict]]:
+def train_para(pa: Featurized, pt: Featurized | None = None, seed: int = SEED) -> tuple[dict[str, Head], list[dict]]:
     """pa: para-dev; pt: para-train. With pt, aesthetics is a ridge on para-train alone (IOVQA's inner-fold
     search does not fit in the time on 11,664 images, and with this much data ridge needs no partner), reported
     on para-dev, which it never saw; without pt (smoke runs) the mean of ridge and IOVQA on para-dev."""
@@ -20,12 +20,12 @@ def train_para(pa: Featurized, pt: Featurized | None = None) -> tuple[dict[str, 
     for head, key in ATTRIBUTE_HEADS.items():
         y = pa.y(key)
         fit = lambda a, b, head=head: fit_ridge(a, b, head, IMAGE_INPUTS, prior, **SCALE_1_5)  # noqa: E731
-        reports.append(report(head, "para", cross_val_predict(fit, x, y, pa.groups), y))
+        reports.append(report(head, "para", cross_val_predict(fit, x, y, pa.groups, seed=seed), y))
         heads[head] = fit(x, y)
     y = pa.y("aesthetics")
     if pt is None:
         fit = ridge_and_iovqa("aesthetics", IMAGE_INPUTS, prior, **SCALE_1_5)
-        reports.append(report("aesthetics", "para", cross_val_predict(fit, x, y, pa.groups, grouped=True), y))
+        reports.append(report("aesthetics", "para", cross_val_predict(fit, x, y, pa.groups, grouped=True, seed=seed), y))
         heads["aesthetics"] = fit(x, y, pa.groups)
         return heads, reports
     xt, yt = pt.x(IMAGE_INPUTS), pt.y("aesthetics")

@@ -8,7 +8,7 @@ import numpy as np
 from iqa_core.model.heads import LinearHead
 from iqa_core.scores import EMOTIONS
 from iqa_core.training.featurize import IMAGE_INPUTS, POWER_SEMANTIC, Featurized, report
-from iqa_core.training.fit import CVResult, cross_val_predict, fit_distribution, fit_ridge, folds, top1_kl
+from iqa_core.training.fit import SEED, CVResult, cross_val_predict, fit_distribution, fit_ridge, folds, top1_kl
 
 SCALE_SAM = {"clip": (1.0, 9.0)}
 SENTIMENT = ["negative", "positive"]
@@ -45,24 +45,25 @@ def sentiment_accuracy(head: LinearHead, d: Featurized) -> dict[str, float]:
             "positive_share": round(float(labels[keep].argmax(1).mean()), 4), "n": int(keep.sum())}
 
 
-def train_emotion(em: Featurized, pt: Featurized | None = None) -> tuple[dict[str, LinearHead], list[dict]]:
+def train_emotion(em: Featurized, pt: Featurized | None = None, seed: int = SEED
+                  ) -> tuple[dict[str, LinearHead], list[dict]]:
     """em: Emotion6; pt: para-train (sentiment only)."""
     x, groups, heads, reports = em.x(IMAGE_INPUTS), em.groups, {}, []
     prior = em.prior(IMAGE_INPUTS, POWER_SEMANTIC)
     for key in ("valence", "arousal"):
         fit = lambda a, b, key=key: fit_ridge(a, b, key, IMAGE_INPUTS, prior, **SCALE_SAM)  # noqa: E731
-        reports.append(report(key, "emotion6", cross_val_predict(fit, x, em.y(key), groups), em.y(key)))
+        reports.append(report(key, "emotion6", cross_val_predict(fit, x, em.y(key), groups, seed=seed), em.y(key)))
         heads[key] = fit(x, em.y(key))
     dist = np.stack([s.emotions for s in em.samples])
     fit = lambda a, b, g: fit_distribution(a, b, "emotions", IMAGE_INPUTS, list(EMOTIONS), g, prior=prior)  # noqa: E731
-    cv = cross_val_predict(fit, x, dist, groups, grouped=True)
+    cv = cross_val_predict(fit, x, dist, groups, grouped=True, seed=seed)
     reports.append(report("emotions", "emotion6", cv, dist, top1_kl))
     heads["emotions"] = fit(x, dist, groups)
     extra = [pt] if pt is not None else []
     # Emotion6 in 5 grouped folds, the PARA photos always in the training part.
     onehot, _ = sentiment_labels(em)
     pred = np.zeros_like(onehot)
-    for tr, te in folds(groups):
+    for tr, te in folds(groups, seed=seed):
         pred[te] = fit_sentiment([em.subset(tr), *extra], prior).predict(x[te])
     heads["sentiment"] = fit_sentiment([em, *extra], prior)
     reports.append(report("sentiment", "emotion6" + (" (+ para-train votes)" if extra else ""),

@@ -11,6 +11,7 @@ import numpy as np
 from iqa_core.explain.text import text_words
 from iqa_core.model import features
 from iqa_core.model.heads import GatedHead, LinearHead
+from iqa_core.training import fit
 from iqa_core.training.featurize import ALIGN_INPUTS, POWER_TECHNICAL, Featurized
 from iqa_core.training.fit import block_scale, correlations, fit_distribution, fit_ridge, folds
 from iqa_core.training.projection import PROJECTION_INPUTS, fit_selected
@@ -132,7 +133,7 @@ def alignment_prior(ag: Featurized) -> np.ndarray:
     return np.concatenate([ag.prior(base, POWER_TECHNICAL), block_scale([1], POWER_TECHNICAL)])
 
 
-def train_alignment(ag: Featurized, name_emb: np.ndarray, negatives: bool = True
+def train_alignment(ag: Featurized, name_emb: np.ndarray, negatives: bool = True, seed: int = fit.SEED
                     ) -> tuple[dict[str, LinearHead | GatedHead], list[dict]]:
     """The heads ("alignment" and its "text_projection"), and the report: grouped 5-fold CV on the matching
     pairs (SRCC/PLCC against the MOS) and, on fresh mismatched pairs of each test fold's images, how often
@@ -151,7 +152,7 @@ def train_alignment(ag: Featurized, name_emb: np.ndarray, negatives: bool = True
                 pair_features(ag, neg, name_emb, projected) if neg else np.zeros((0, 1), np.float32),
                 pair_features(ag, check, name_emb, projected))
 
-    for tr, te in folds(ag.groups):
+    for tr, te in folds(ag.groups, seed=seed):
         projected = np.zeros_like(text)
         projection, projected[tr] = fit_selected(x_img[tr], text[tr], ag.groups[tr])
         projected[te] = projection.predict(x_img[te])

@@ -14,7 +14,7 @@ import numpy as np
 from iqa_core.model.heads import GatedHead, LinearHead
 from iqa_core.training.distortions import LEVELS, PER_SET, Distorted
 from iqa_core.training.featurize import POWER_TECHNICAL, Featurized, zscore
-from iqa_core.training.fit import correlations, folds, srcc
+from iqa_core.training.fit import SEED, correlations, folds, srcc
 from iqa_core.training.quality import QUALITY_OUT, QUALITY_SETS, fit_gated
 from iqa_core.training.rank import RANK_OUT, Pairs, fit_rank, mos_pairs
 
@@ -136,23 +136,24 @@ def scale_checks(qd: QualityData, pred: np.ndarray) -> dict:
     return out
 
 
-def cross_validate(qd: QualityData, prior: np.ndarray, fit) -> np.ndarray:
+def cross_validate(qd: QualityData, prior: np.ndarray, fit, seed: int = SEED) -> np.ndarray:
     """Out-of-fold predictions of every row (grouped 5-fold over the rated images; copies follow their
     source); fit(rows) -> a head."""
     pred = np.zeros(len(qd.x), np.float32)
     rated = np.arange(qd.n_rated)
-    for tr, te in folds(qd.groups[rated]):
+    for tr, te in folds(qd.groups[rated], seed=seed):
         test = qd.with_copies(te)
         pred[test] = fit(qd.with_copies(tr)).predict(qd.x[test])
     return pred
 
 
-def train_common(data: dict[str, Featurized], distorted: Distorted) -> tuple[GatedHead, list[dict]]:
+def train_common(data: dict[str, Featurized], distorted: Distorted, seed: int = SEED
+                 ) -> tuple[GatedHead, list[dict]]:
     """The shipped quality head and its report: grouped 5-fold CV of the whole recipe (ranker, targets,
     experts, gate, all refitted inside each training part), per set and as scale_checks."""
     qd = quality_data(data, distorted)
     prior = data["agiqa3k"].prior(["image"], POWER_TECHNICAL)
-    pred = cross_validate(qd, prior, lambda rows: fit_common(qd, rows, prior)[0])
+    pred = cross_validate(qd, prior, lambda rows: fit_common(qd, rows, prior)[0], seed)
     head, ranker = fit_common(qd, np.arange(len(qd.x)), prior)
     train_pred = head.predict(qd.x)
     reports = []

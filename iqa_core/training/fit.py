@@ -31,9 +31,10 @@ def plcc(a, b) -> float:
     return float(stats.pearsonr(a, b).statistic)
 
 
-def folds(groups: np.ndarray, k: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Grouped folds (same prompt / same session stay together), shuffled with a fixed seed."""
-    return list(GroupKFold(n_splits=k, shuffle=True, random_state=SEED).split(np.zeros(len(groups)), groups=groups))
+def folds(groups: np.ndarray, k: int = 5, seed: int = SEED) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Grouped folds (same prompt / same session stay together), shuffled with a fixed seed (others give the
+    repeated CV of benchmarks/repeated_cv.py)."""
+    return list(GroupKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(groups)), groups=groups))
 
 
 def block_scale(block_dims: list[int], power: float) -> np.ndarray:
@@ -182,10 +183,10 @@ class CVResult:
 
 
 def cross_val_predict(fit: Callable[..., LinearHead], x: np.ndarray, y: np.ndarray,
-                      groups: np.ndarray, k: int = 5, grouped: bool = False) -> CVResult:
+                      groups: np.ndarray, k: int = 5, grouped: bool = False, seed: int = SEED) -> CVResult:
     """Out-of-fold predictions. grouped: fit also takes the training part's groups (for inner folds)."""
     pred = None
-    for tr, te in folds(groups, k):
+    for tr, te in folds(groups, k, seed):
         p = (fit(x[tr], y[tr], groups[tr]) if grouped else fit(x[tr], y[tr])).predict(x[te])
         if pred is None:
             pred = np.zeros((len(y),) + p.shape[1:], np.float32)
