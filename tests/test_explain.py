@@ -92,6 +92,25 @@ def test_template_sentences_numbers_and_suggestions():
     assert explain.template(f) == text  # deterministic
 
 
+def test_a_measured_defect_is_fixed_before_a_description():
+    # originality is the weakest but describes, not damages: the low contrast behind lighting is what to fix
+    f = _facts(prompt=None, scores=dict(SCORES, originality=10.0))
+    f.stats = dict(STATS, clipped_highlights=0.0, contrast=0.1)
+    text = explain.template(f)
+    assert "To improve it, add contrast" in text and "unusual viewpoint" not in text, text
+    assert check(text, f).ok
+
+
+def test_little_detail_is_judged_at_a_typical_contrast():
+    # Laplacian variance falls with contrast squared: a flat copy is not "less detailed", a soft one is
+    scores = dict(SCORES, technical=20.0)
+    flat, soft = _facts(prompt=None, scores=scores), _facts(prompt=None, scores=scores)
+    flat.stats = dict(STATS, clipped_highlights=0.0, sharpness=0.5, contrast=0.1)
+    soft.stats = dict(STATS, clipped_highlights=0.0, sharpness=0.5, contrast=0.25)
+    assert "sharpen" not in explain.template(flat) and "add contrast" in explain.template(flat)
+    assert "little fine detail" in explain.template(soft) and "sharpen the subject" in explain.template(soft)
+
+
 @pytest.mark.parametrize("issue", list(explain.REGION_ISSUES))
 def test_the_worst_regions_damage_is_named_and_fixed(issue):
     from iqa_core.explain.writers.faithfulness import check

@@ -36,9 +36,17 @@ class Finding:
     holds: Callable[[dict[str, float]], bool]
     phrase: Callable[[dict[str, float]], str]
     fix: str | None = None
+    defect: bool = True  # a measured fault an edit can address; False: a description (how rare, how calm)
 
 
 _TECH = ("focus_detail", "technical")
+TYPICAL_CONTRAST = 0.25  # luminance standard deviation of an ordinary photo
+
+
+def _detail(s: dict[str, float]) -> float:
+    """Sharpness (Laplacian variance) at a typical contrast: the variance scales with contrast squared, so a
+    darker or flatter copy of a photo is not "less detailed" (its fix is light, not sharpening)."""
+    return s.get("sharpness", 10) * (TYPICAL_CONTRAST / max(s.get("contrast", TYPICAL_CONTRAST), 0.02)) ** 2
 _LIFT = "lift the shadows or add light"
 # Checked in order; the first that holds is the one cited, so the evidence and the fix always agree.
 FINDINGS = (
@@ -56,7 +64,7 @@ FINDINGS = (
             "export with a higher JPEG quality to remove the block artefacts"),
     Finding(("focus_detail",), lambda s: s.get("focus_ratio", 10) < 1.5,
             lambda s: "the subject is no sharper than the background"),
-    Finding(_TECH, lambda s: s.get("sharpness", 10) < 1, lambda s: "there is little fine detail"),
+    Finding(_TECH, lambda s: _detail(s) < 1, lambda s: "there is little fine detail"),
     Finding(("colour",), lambda s: s.get("colourfulness", 1) < 0.1, lambda s: "the colours are flat",
             "give the colours more life with a stronger palette, more saturation or a colour accent"),
     Finding(("colour",), lambda s: s.get("clipped_channels", 0) > 0.05,
@@ -64,8 +72,10 @@ FINDINGS = (
     Finding(("composition",), lambda s: s.get("thirds_distance", 0) > 0.2,
             lambda s: "the subject sits far from the thirds lines"),
     Finding(("subject",), lambda s: s.get("subject_spread", 0) > 0.9, lambda s: "no single subject stands out"),
-    Finding(("originality",), lambda s: True, lambda s: "what it shows is common among the reference images"),
-    Finding(("emotional_impact",), lambda s: s.get("arousal", 5) < 4.5, lambda s: "it feels calm rather than striking"),
+    Finding(("originality",), lambda s: True, lambda s: "what it shows is common among the reference images",
+            defect=False),
+    Finding(("emotional_impact",), lambda s: s.get("arousal", 5) < 4.5, lambda s: "it feels calm rather than striking",
+            defect=False),
 )
 GENERAL_FIX = {
     "lighting": "add contrast or more directional light to give the scene shape",
@@ -94,18 +104,26 @@ def _attribute_fix(name: str, stats: dict[str, float]) -> str:
     return found.fix if found and found.fix else GENERAL_FIX.get(name, GENERAL_FIX["emotional_impact"])
 
 
-def _fix(f: Facts) -> str:
-    """The weakest attribute's fix; behind a sharp subject, never "sharpen": the next attribute's instead."""
-    fix = _attribute_fix(f.weakest[0], f.stats)
-    if f.subject_sharp and "sharpen" in fix:  # the next weakest attribute whose fix is not "sharpen"
-        ranked = sorted(f.attributes, key=f.attributes.get)
-        fix = next((x for x in (_attribute_fix(n, f.stats) for n in ranked) if "sharpen" not in x), fix)
-    return fix
+def _attribute_fixes(f: Facts) -> list[str]:
+    """The fixes of the two weakest attributes with a measured defect (blown highlights, low contrast, flat
+    colours, noise, blur...), else the weakest attribute's general fix: a rare or calm image's general advice
+    ("try an unusual viewpoint") used to hide the measured fault of a darker, flatter or blurred copy of it
+    (benchmarks/advice.py). Behind a sharp subject, never "sharpen"."""
+    ranked = sorted(f.attributes, key=f.attributes.get) or [f.weakest[0]]
+    stats = {**f.stats, "arousal": f.arousal}
+    measured = [n for n in ranked if (found := finding(n, stats)) is not None and found.defect]
+
+    def usable(names: list[str]) -> list[str]:
+        return [x for x in dict.fromkeys(_attribute_fix(n, f.stats) for n in names)
+                if not (f.subject_sharp and "sharpen" in x)]
+    return usable(measured)[:2] or usable(ranked)[:1] or [_attribute_fix(ranked[0], f.stats)]
 
 
 def fixes(f: Facts) -> list[str]:
-    """Concrete next steps, most important first: the weakest attribute, the weakest region, the text."""
-    out = [_fix(f)]
+    """Concrete next steps, most important first: the weakest measured defect, the weakest region, the text,
+    the mood, a second measured defect."""
+    first, *more = _attribute_fixes(f)
+    out = [first]
     # A region is only worth a fix when the detector names its damage: one that is merely weaker than the
     # rest (a soft backdrop, sky) is no reason to act, and cropping it out lowered quality in 29 of the 35
     # images that were advised to (benchmarks/advice.py).
@@ -122,7 +140,7 @@ def fixes(f: Facts) -> list[str]:
                    if f.text_source == "prompt" else f"check that the {f.text_source} describes this image")
     if f.mood_mismatch:
         out.append(MOOD_FIX[f.mood_mismatch[1]])
-    return out[:3]
+    return (out + more)[:3]
 
 
 def _quoted(words: list[str]) -> str:
