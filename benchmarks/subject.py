@@ -36,7 +36,7 @@ from iqa_core.training.fit import srcc
 SIGMAS = (4.0, 8.0)
 ELLIPSE = (0.5, 0.5, 0.25, 0.3)  # centre x, y, half-width, half-height as fractions
 WEIGHTS = (0.0, 0.2, 0.4)  # weight of the head pooled inside the subject mask
-REGION_WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5)  # weight of subject.region_quality
+REGION_WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)  # weight of subject.region_quality
 MAX_SRCC_LOSS = 0.02
 NAMED = re.compile(r"(?:weakest region is|on the subject, in) the ([a-z ]+?)(?: corner| side)? \(")
 
@@ -104,7 +104,7 @@ def select(rows: list[dict]) -> dict:
     the originals against MOS; the choice is the best rate within MAX_SRCC_LOSS of the head alone's SRCC."""
     grid = {}
     for w in WEIGHTS:
-        for wr in REGION_WEIGHTS:
+        for wr in (wr for wr in REGION_WEIGHTS if w + wr <= 1.0):  # the whole score's weight stays >= 0
             def mix(d, w=w, wr=wr):
                 return (1 - w - wr) * d["whole"] + w * d["subject"] + wr * d["regions"]
             rate = np.mean([mix(r[str(s)]["dof"]) > mix(r[str(s)]["blurred"]) for r in rows for s in SIGMAS])
