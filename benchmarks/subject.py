@@ -9,9 +9,11 @@ sharp) and blurred subject (the same blur inside it). Per strength, on the repor
   (or the damaged subject) (target >= 90%).
 
 Splits are fixed: livec-dev sorted by name, the first half is the selection split (the `--select` run
-picks subject.W_REGIONS on it, see subject.py), the second half the report split.
+picks subject.W_SUBJECT and W_REGIONS on it, see subject.py), the second half the report split. The selection keeps a
+blend only if it ranks photos about as well as the whole head alone, judged on GUARD para-train photos
+against their quality votes (never trained on for quality; LIVE-C's own MOS would be in-sample for the head).
 
-    python -m benchmarks.subject --select 30     # choose W_REGIONS (selection split)
+    python -m benchmarks.subject --select 30     # choose W_SUBJECT, W_REGIONS (selection split)
     python -m benchmarks.subject --images 100    # report (report split)
 """
 from __future__ import annotations
@@ -38,6 +40,7 @@ ELLIPSE = (0.5, 0.5, 0.25, 0.3)  # centre x, y, half-width, half-height as fract
 WEIGHTS = (0.0, 0.2, 0.4)  # weight of the head pooled inside the subject mask
 REGION_WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)  # weight of subject.region_quality
 MAX_SRCC_LOSS = 0.02
+GUARD = 200  # para-train photos (first by name) whose quality votes guard the selection
 NAMED = re.compile(r"(?:weakest region is|on the subject, in) the ([a-z ]+?)(?: corner| side)? \(")
 
 
@@ -69,14 +72,8 @@ def names_subject(r) -> bool:
     return bool(m) and any(g.label == m.group(1) and in_ellipse(*g.centre) for g in r.regions)
 
 
-def whole_quality(r) -> float:
-    """The whole image's head score, taken back out of the shipped blend."""
-    w = subject.W_REGIONS
-    return (r.quality - w * subject.region_quality(r.regions)) / (1.0 - w)
-
-
 def _parts(r) -> dict:
-    return {"whole": whole_quality(r), "subject": r.subject.quality, "regions": subject.region_quality(r.regions)}
+    return {"whole": r.whole_quality, "subject": r.subject.quality, "regions": subject.region_quality(r.regions)}
 
 
 def run(assessor, samples, with_original: bool) -> list[dict]:
@@ -99,20 +96,28 @@ def run(assessor, samples, with_original: bool) -> list[dict]:
     return rows
 
 
-def select(rows: list[dict]) -> dict:
-    """Per (subject-pooled weight, region weight): the pair rate, and the (in-sample for the heads) SRCC of
-    the originals against MOS; the choice is the best rate within MAX_SRCC_LOSS of the head alone's SRCC."""
+def guard_rows(assessor) -> list[dict]:
+    samples = sorted(datasets.load("para_train"), key=lambda s: s.path.name)[:GUARD]
+    return [{"mos": s.targets["para_quality"], "original": _parts(assessor.assess(load_image(s.path).image))}
+            for s in samples]
+
+
+def select(rows: list[dict], guard: list[dict]) -> dict:
+    """Per (subject-pooled weight, region weight): the pair rate, the SRCC of the guard photos against their
+    quality votes and (in-sample for the heads, shown only) of the LIVE-C originals against MOS; the choice
+    is the best rate within MAX_SRCC_LOSS of the head alone's guard SRCC."""
     grid = {}
     for w in WEIGHTS:
         for wr in (wr for wr in REGION_WEIGHTS if w + wr <= 1.0):  # the whole score's weight stays >= 0
             def mix(d, w=w, wr=wr):
                 return (1 - w - wr) * d["whole"] + w * d["subject"] + wr * d["regions"]
             rate = np.mean([mix(r[str(s)]["dof"]) > mix(r[str(s)]["blurred"]) for r in rows for s in SIGMAS])
-            grid[f"{w:.1f},{wr:.1f}"] = {"pair_rate": round(float(rate), 3), "srcc_mos": round(
-                srcc([mix(r["original"]) for r in rows], [r["mos"] for r in rows]), 4)}
-    base = grid[f"{WEIGHTS[0]:.1f},{REGION_WEIGHTS[0]:.1f}"]["srcc_mos"]
-    ok = [k for k, v in grid.items() if v["srcc_mos"] >= base - MAX_SRCC_LOSS]
-    return {"grid": grid, "chosen": max(ok, key=lambda k: (grid[k]["pair_rate"], grid[k]["srcc_mos"]))}
+            grid[f"{w:.1f},{wr:.1f}"] = {"pair_rate": round(float(rate), 3), "srcc_guard": round(
+                srcc([mix(r["original"]) for r in guard], [r["mos"] for r in guard]), 4), "srcc_livec_in_sample":
+                round(srcc([mix(r["original"]) for r in rows], [r["mos"] for r in rows]), 4)}
+    base = grid[f"{WEIGHTS[0]:.1f},{REGION_WEIGHTS[0]:.1f}"]["srcc_guard"]
+    ok = [k for k, v in grid.items() if v["srcc_guard"] >= base - MAX_SRCC_LOSS]
+    return {"grid": grid, "chosen": max(ok, key=lambda k: (grid[k]["pair_rate"], grid[k]["srcc_guard"]))}
 
 
 def _rate(pairs: list[dict], key: str) -> float:
@@ -147,19 +152,21 @@ def main(argv: list[str] | None = None) -> int:
     assessor = Assessor()
     selection, held = splits()
     if args.select:
-        rows = run(assessor, selection[:args.select], with_original=True)
+        rows, guard = run(assessor, selection[:args.select], with_original=True), guard_rows(assessor)
         result = {"split": "selection (first half of livec-dev by name)", "images": len(rows), "sigmas": SIGMAS,
-                  "by_weight": select(rows), "rows": rows}
+                  "guard": f"{len(guard)} para-train photos", "by_weight": select(rows, guard), "rows": rows,
+                  "guard_rows": guard}
         grid = result["by_weight"]["grid"]
-        print(table([[k, v["pair_rate"], v["srcc_mos"]] for k, v in grid.items()],
-                    ["subject-pooled,regions", "DoF ranked higher", "SRCC vs MOS (originals)"],
+        print(table([[k, v["pair_rate"], v["srcc_guard"], v["srcc_livec_in_sample"]] for k, v in grid.items()],
+                    ["subject-pooled,regions", "DoF ranked higher", f"SRCC, {len(guard)} para-train",
+                     "SRCC, LIVE-C (in-sample)"],
                     f"Selection split, {len(rows)} images x {len(SIGMAS)} strengths"))
         print(f"chosen: {result['by_weight']['chosen']}")
         name = "subject_selection.json"
     else:
         rows = run(assessor, held[:args.images], with_original=False)
         result = {"split": "report (second half of livec-dev by name)", "images": len(rows),
-                  "w_regions": subject.W_REGIONS, "by_sigma": report(rows), "rows": rows}
+                  "w_subject": subject.W_SUBJECT, "w_regions": subject.W_REGIONS, "by_sigma": report(rows), "rows": rows}
         keys = list(next(iter(result["by_sigma"].values())))
         print(table([[k, *[result["by_sigma"][str(s)][k] for s in SIGMAS]] for k in keys],
                     ["measure", *[f"sigma {s:g}" for s in SIGMAS]],

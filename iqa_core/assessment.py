@@ -85,8 +85,9 @@ class Assessment:
     # and PARA), and which set; empty without iqa_core/weights/percentiles.json.
     percentiles: dict[str, float] = field(default_factory=dict)
     percentile_reference: str | None = None
-    # A large image's crops scored at its own pixels, and the whole view's quality before they were blended
-    # in (empty and None for an image too small to need them).
+    # A large image's crops scored at its own pixels (empty for an image too small to need them), and the
+    # quality head on the whole image alone, before the subject, regions and crops are blended in (None
+    # where a zero-shot backend scores quality).
     native_crops: list[NativeCrop] = field(default_factory=list)
     whole_quality: float | None = None
 

@@ -47,7 +47,6 @@ class ModelOutputs:
     p_positive: float
     ai_generated: float | None = None  # the quality gate's AI-image share, where the head has a gate
     native: list[NativeCrop] = field(default_factory=list)  # a large image's crops at its pixels
-    whole_quality: float | None = None  # the quality head on the whole view, before the crops' blend
 
 
 @dataclass
@@ -140,9 +139,6 @@ class Assessor:
             raw[name] = head.predict(x)[0]
             if isinstance(head, GatedHead) and name == "quality":
                 ai_generated = float(head.domains(x)[0, head.gate.classes.index("ai")])
-        whole = float(raw["quality"])
-        native = self._native(boxes, crop_maps) if boxes else []
-        raw["quality"] = native_crops.blend(whole, [c.quality for c in native])
         if self.zero_shot is not None:
             zs = self.zero_shot.zero_shot([prep.loaded.image], [text], metadata=[sources])[0]
             raw.update({k: zs[k] for k in self.zero_shot_fields if k != "emotions" and zs.get(k) is not None})
@@ -150,7 +146,7 @@ class Assessor:
                 raw["emotions"] = np.array([zs["emotions"][e] for e in EMOTIONS])
         scores = {k: float(v) for k, v in raw.items() if k not in ("emotions", "sentiment")}
         return ModelOutputs(fm, blocks, text, scores, np.asarray(raw["emotions"]), float(raw["sentiment"][1]),
-                            ai_generated, native, whole if native else None)
+                            ai_generated, self._native(boxes, crop_maps) if boxes else [])
 
     # -- postprocess ------------------------------------------------------------------------------------
     def postprocess(self, prep: Prepared, out: ModelOutputs) -> Assessment:
@@ -172,7 +168,9 @@ class Assessor:
             region_list = regions.describe(segs, region_scores, issues)
             subject.judge_regions(region_list, [sg.mask for sg in segs], found)
             if self.backends["quality"] == "lite":  # a zero-shot backend's score stays as it gave it
-                quality = subject.blend_quality(quality, region_list)  # the subject weighs more than the backdrop
+                # The subject weighs more than the backdrop; a large image's crops then add what its pixels show.
+                quality = subject.blend_quality(quality, region_list, found.subject.quality)
+                quality = native_crops.blend(quality, [c.quality for c in out.native])
         with _timed(t, "attributes"):
             stats = measure.measure(working)
             stats.update(subject.focus_stats(found.subject))
@@ -203,7 +201,8 @@ class Assessor:
             attributes=attrs, regions=region_list, metadata=meta, explanation=written.text, timings_ms=dict(t),
             models=dict(self.models, **written.models()), backends=dict(self.backends, explanation=written.writer),
             notes=list(prep.loaded.notes),
-            native_crops=out.native, whole_quality=None if out.whole_quality is None else round(out.whole_quality, 2),
+            native_crops=out.native,
+            whole_quality=round(s["quality"], 2) if self.backends["quality"] == "lite" else None,
             ai_generated=None if out.ai_generated is None else round(out.ai_generated, 4),
             subject=found.subject, percentiles=pct, percentile_reference=pct_ref)
 

@@ -4,7 +4,7 @@ Every training set's images are 224-512 px, so the encoder's 448 px view of them
 a 1024-2048 px image is shrunk 2-5x for that view, and its noise, JPEG blocks and fine smearing shrink away
 with it. As patch-based IQA and MUSIQ's native-resolution scale do, the quality head also reads crops of
 CROP px taken from the working image without resizing (one per quadrant along each side that is at least
-MIN_SIDE long), and the image's quality blends the whole view with the crops' mean
+MIN_SIDE long), and the image's quality (after the subject blend, analysis/subject.py) blends in the crops' score
 (benchmarks/native_crops.py measures the blend on mosaics of dev images at native resolution).
 """
 from __future__ import annotations

@@ -159,8 +159,7 @@ def notes_html(assessment: Any) -> str:
     crops = a.get("native_crops") or []
     if crops:
         mean = sum(c["quality"] for c in crops) / len(crops)
-        items.append(f"Quality also read {len(crops)} crops at the image's own pixels (their mean {mean:.1f}, "
-                     f"the whole view {a['whole_quality']:.1f}).")
+        items.append(f"Quality also read {len(crops)} crops at the image's own pixels (their mean {mean:.1f}).")
     sources = meta.get("sources") or {}
     for key in ("prompt", "caption", "tags"):
         if meta.get(key):
