@@ -40,6 +40,7 @@ class Subject:
     sharpness: float  # mean |Laplacian| x100 inside the mask
     background_sharpness: float  # ... outside it
     quality: float | None = None  # the quality head on features pooled inside the mask (0-100)
+    blockiness: float = 1.0  # measure.blockiness inside the mask: JPEG blocks on the subject (>1.3)
 
 
 @dataclass

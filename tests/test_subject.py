@@ -5,13 +5,14 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from benchmarks.subject import versions
 from iqa_core.analysis import reference, subject
 from iqa_core.assessment import Attribute, Region, Subject
 from iqa_core.explain import gather
 from iqa_core.explain.template import template
+from iqa_core.inputs.load import load_image
 from iqa_core.training import datasets
 from iqa_core.workflows.compare import compare_summary
 
@@ -127,3 +128,23 @@ def test_originality_ranks_rare_concepts_higher():
     from iqa_core.analysis.attributes import originality
     assert originality(rare, table)[0] > originality(common, table)[0]
     assert originality(rare, None) is None
+
+
+def test_blockiness_is_read_on_the_subject_mask(data_root):
+    # JPEG blocks on the subject stay visible to the measure when the rest of the frame is smooth.
+    import io
+
+    from iqa_core.analysis import measure
+
+    img = load_image(datasets.load("livec", data_root)[5].path).image
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=8)
+    blocky = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB")).copy()
+    w = blocky.shape[1]
+    smooth = np.asarray(img.filter(ImageFilter.GaussianBlur(6)))
+    blocky[:, w // 2:] = smooth[:, w // 2:]
+    working = measure.WorkingCopy.of(Image.fromarray(blocky))
+    left = np.zeros(working.lum.shape, bool)
+    left[:, : working.lum.shape[1] // 2 - 8] = True
+    assert measure.blockiness(working, left) > 1.3 > measure.blockiness(working, ~left)
+    assert measure.blockiness(working, np.ones_like(left)) == measure.blockiness(working)

@@ -102,16 +102,25 @@ def noise_sigma(image: WorkingCopy | np.ndarray) -> float:
     return float(np.sqrt(np.pi / 2.0) * conv.sum() / (6.0 * (wd - 2) * (h - 2)))
 
 
-def blockiness(image: WorkingCopy | np.ndarray) -> float:
-    """Ratio of luminance steps on the 8-px JPEG grid to steps elsewhere: about 1 clean, >1.3 blocky."""
+def blockiness(image: WorkingCopy | np.ndarray, inside: np.ndarray | None = None) -> float:
+    """Ratio of luminance steps on the 8-px JPEG grid to steps elsewhere: about 1 clean, >1.3 blocky.
+    inside: a boolean mask of the working copy's size to read it on (the subject) instead of the frame."""
     dx, dy = WorkingCopy.of(image).steps
     if dx.shape[1] < 16 or dy.shape[0] < 16:
         return 1.0
-    on = np.concatenate([dx[:, 7::8].ravel(), dy[7::8, :].ravel()]).mean()
-    off_x = np.delete(dx, np.s_[7::8], axis=1)
-    off_y = np.delete(dy, np.s_[7::8], axis=0)
-    off = np.concatenate([off_x.ravel(), off_y.ravel()]).mean()
-    return float(on / max(off, 1e-3))
+    mx, my = (None, None) if inside is None else (inside[:, :dx.shape[1]], inside[:dy.shape[0], :])
+
+    def part(a: np.ndarray, m: np.ndarray | None, sl, axis: int) -> tuple[np.ndarray, np.ndarray]:
+        on, off = a[:, sl] if axis else a[sl, :], np.delete(a, sl, axis=axis)
+        if m is None:
+            return on.ravel(), off.ravel()
+        return on[m[:, sl] if axis else m[sl, :]], off[np.delete(m, sl, axis=axis)]
+
+    (on_x, off_x), (on_y, off_y) = part(dx, mx, np.s_[7::8], 1), part(dy, my, np.s_[7::8], 0)
+    on, off = np.concatenate([on_x, on_y]), np.concatenate([off_x, off_y])
+    if on.size < 64:  # too few grid steps inside the mask to tell
+        return 1.0
+    return float(on.mean() / max(off.mean(), 1e-3))
 
 
 def exposure(lum: np.ndarray) -> dict[str, float]:

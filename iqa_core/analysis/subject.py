@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from iqa_core.analysis.measure import WorkingCopy, detail_map
+from iqa_core.analysis.measure import WorkingCopy, blockiness, detail_map
 from iqa_core.assessment import Subject
 from iqa_core.model.encoders.lite import FeatureMaps
 from iqa_core.model.features import resize_mask
@@ -66,10 +66,9 @@ def _mask(score: np.ndarray) -> np.ndarray:
     return (score >= cut).astype(np.float32)
 
 
-def sharpness_inside(lum: np.ndarray, grid: np.ndarray) -> tuple[float, float]:
+def sharpness_inside(lum: np.ndarray, inside: np.ndarray) -> tuple[float, float]:
     """Mean |Laplacian| (x100, measure.focus's unit) inside and outside the mask on the working copy."""
     lap = np.abs(ndimage.laplace(lum))
-    inside = resize_mask(grid, *lum.shape) >= 0.5
     out = lap[~inside].mean() if (~inside).any() else 0.0
     return float(lap[inside].mean() * 100.0), float(out * 100.0)
 
@@ -85,13 +84,15 @@ def find(fm: FeatureMaps, classifier: np.ndarray, working: WorkingCopy, names: l
     sin, sout = float(score[inside].mean()), float(score[~inside].mean()) if (~inside).any() else 0.0
     confidence = max(0.0, (sin - sout) / max(sin, 1e-8)) * float(act[inside].sum() / max(act.sum(), 1e-8))
     ys, xs = np.nonzero(inside)
-    sharp, back = sharpness_inside(working.lum, grid)
+    full = resize_mask(grid, *working.lum.shape) >= 0.5
+    sharp, back = sharpness_inside(working.lum, full)
     subject = Subject(
         mask=grid.astype(int).tolist(), bbox=[round(xs.min() / w, 4), round(ys.min() / h, 4),
                                               round((xs.max() + 1) / w, 4), round((ys.max() + 1) / h, 4)],
         centre=[round(float((xs.mean() + 0.5) / w), 4), round(float((ys.mean() + 0.5) / h), 4)],
         share=round(float(inside.mean()), 4), confidence=round(float(confidence), 4),
-        label=names[int(np.argmax(fm.concepts))], sharpness=round(sharp, 3), background_sharpness=round(back, 3))
+        label=names[int(np.argmax(fm.concepts))], sharpness=round(sharp, 3), background_sharpness=round(back, 3),
+        blockiness=round(blockiness(working, full), 3))
     return Found(grid, subject)
 
 
@@ -145,4 +146,5 @@ def judge_regions(regions: list, masks: list[np.ndarray], found: Found) -> None:
 def focus_stats(subject: Subject) -> dict[str, float]:
     """measure.focus's statistics, read on the subject's mask instead of the detail's top 20%."""
     return {"subject_sharpness": subject.sharpness, "background_sharpness": subject.background_sharpness,
-            "focus_ratio": subject.sharpness / max(subject.background_sharpness, 1e-4)}
+            "focus_ratio": subject.sharpness / max(subject.background_sharpness, 1e-4),
+            "subject_blockiness": subject.blockiness}
