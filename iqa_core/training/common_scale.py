@@ -96,6 +96,8 @@ def common_targets(qd: QualityData, rows: np.ndarray, ranker: LinearHead) -> np.
     rated = rows < qd.n_rated
     for n in QUALITY_SETS:
         m = rated & (qd.sets[rows] == n)
+        if not m.any():  # a set left out (benchmarks.transfer)
+            continue
         t[m] = r[m].mean() + r[m].std() * zscore(qd.z[rows][m])
     for i in np.flatnonzero(~rated):
         j = by_row[qd.source[rows[i]]]
