@@ -13,11 +13,11 @@ import argparse
 import time
 
 import numpy as np
-import torch
 
 from benchmarks.common import table, write_json
 from iqa_core.explain import writers
 from iqa_core.pipeline import Assessor
+from iqa_core.runtime import compute_threads
 from iqa_core.training import datasets
 
 
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
                         "fallback": a.models.get("explanation_fallback"), "text": a.explanation})
     secs = np.array([r["seconds"] for r in records])
     passed = sum(r["final_writer"] == llm.name for r in records)
-    threads = llm.threads or torch.get_num_threads()
+    threads = llm.threads or compute_threads()
     summary = {"n": len(records), "threads": threads, "dtype": llm.dtype, "load_s": round(load_s, 2), "load": llm.load_info,
                "p50_s": float(np.percentile(secs, 50)), "p95_s": float(np.percentile(secs, 95)),
                "max_s": float(secs.max()), "tokens_per_s_p50": float(np.median([r["tokens_per_s"] for r in records])),

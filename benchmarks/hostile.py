@@ -35,14 +35,14 @@ def _peak_mb() -> float:
 def _child(paths: list[str], prompt: str, threads: int, out: mp.Queue) -> None:
     """In the spawned process: load once, then one message per file."""
     import psutil
-    import torch
     from PIL import Image
 
     from iqa_core.inputs.load import ImageLoadError
     from iqa_core.pipeline import Assessor
+    from iqa_core.runtime import compute_threads, set_thread_budget
 
     if threads > 0:
-        torch.set_num_threads(threads)
+        set_thread_budget(threads)
     proc = psutil.Process()
     t0 = time.perf_counter()
     assessor = Assessor()
@@ -51,7 +51,7 @@ def _child(paths: list[str], prompt: str, threads: int, out: mp.Queue) -> None:
         warm = Path(tmp) / "warm.png"
         Image.new("RGB", (256, 192), (90, 120, 200)).save(warm)
         assessor.assess(warm, prompt=prompt)
-    out.put({"kind": "ready", "load_s": load_s, "threads": torch.get_num_threads(),
+    out.put({"kind": "ready", "load_s": load_s, "threads": compute_threads(),
              "rss_mb": proc.memory_info().rss / 2**20, "peak_mb": _peak_mb()})
     for path in paths:
         before = _peak_mb()

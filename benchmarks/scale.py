@@ -20,7 +20,7 @@ import time
 import psutil
 
 from benchmarks.common import table, write_json
-from iqa_core.runtime import torch_threads
+from iqa_core.runtime import thread_budget
 from iqa_core.training import datasets
 from iqa_core.workflows import batch, ray_engine
 
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     assessor.assess(files[0])  # warm-up: lazy parts, allocations
     local_load_s = time.perf_counter() - t0
     cpu0 = time.process_time()
-    with torch_threads(1):
+    with thread_budget(1):
         _, _, serial_s = timed_rows(batch.run(assessor, folder, files=files, workers=1))
     cpu_per_image = (time.process_time() - cpu0) / len(files)
     local, _, local_s = timed_rows(batch.run(assessor, folder, files=files))

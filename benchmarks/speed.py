@@ -1,34 +1,38 @@
-"""Speed benchmark, an engine against a reference in one run: per-stage p50/p95 of single-image assessments,
+"""Speed benchmark, this code against a reference in one run: per-stage p50/p95 of single-image assessments,
 batch throughput, the whole `python -m iqa_core batch` process against BRISQUE alone, cold start of
 `assess --prompt` against a cold `import torch`, and peak RSS.
 
-    python -m benchmarks.speed [--n 50] [--engine onnx] [--reference torch|none] [--rounds 3] [--threads N]
+    python -m benchmarks.speed [--n 50] [--engine onnx] [--reference torch|none|COMMIT] [--rounds 2] [--threads N]
 
-The machine is shared, so absolute times move between runs: every comparison alternates engine and
-reference (ABBA) in the same run and is reported as a ratio. Writes benchmarks/results/speed.json
-(speed-threadsN.json with --threads).
+The reference is another encoder engine of this code, or an older commit (checked out in a temporary git
+worktree, run with its own weights and its default engine): `--reference ef2103e` is the code as it was when
+issue 17 was filed. Every measurement runs in child processes (each variant's PYTHONPATH its own tree), the
+variants alternated (ABBA), because the machine is shared and absolute times move between runs: compare
+the ratios. Writes benchmarks/results/speed.json (speed-<reference>[-threadsN].json for other references).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 from benchmarks.common import ROOT, table, write_json
 from iqa_core.model.encoders.lite import ENGINE_ENV, ENGINES
-from iqa_core.runtime import torch_threads
 from iqa_core.training import datasets
 from iqa_core.workflows import batch
 
-STAGES = ("decode", "metadata", "encode", "heads", "attributes", "regions", "explanation", "total")
+STAGES = ("decode", "metadata", "encode", "heads", "subject", "attributes", "regions", "explanation", "total")
+INPROCESS = Path(__file__).with_name("speed_inprocess.py")
 BRISQUE_SCRIPT = """
 import sys
 from pathlib import Path
@@ -40,33 +44,58 @@ for p in sorted(Path(sys.argv[1]).iterdir()):
 """
 
 
-@contextmanager
-def engine_env(engine: str):
-    before = os.environ.get(ENGINE_ENV)
-    os.environ[ENGINE_ENV] = engine
-    try:
-        yield
-    finally:
-        os.environ.pop(ENGINE_ENV) if before is None else os.environ.__setitem__(ENGINE_ENV, before)
+@dataclass(frozen=True)
+class Variant:
+    """What one column measures: a tree of the code and the encoder engine it runs (None: its default)."""
+    label: str
+    root: Path
+    engine: str | None = None
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ, PYTHONPATH=str(self.root))
+        env.pop(ENGINE_ENV, None)
+        return env | ({ENGINE_ENV: self.engine} if self.engine else {})
 
 
-def child(cmd: list[str], engine: str | None = None) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MB) of one fresh process (wait4 reports that child's own peak)."""
-    env = dict(os.environ, **({ENGINE_ENV: engine} if engine else {}))
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr.read().decode()[-2000:]}")
-    proc.stderr.close()
-    return wall, usage.ru_maxrss / 1024
+def tree_rss_mb(proc: psutil.Process) -> float:
+    """Resident memory of a process and all its descendants (worker processes count too), in MB."""
+    total = 0
+    for q in [proc, *proc.children(recursive=True)]:
+        try:
+            total += q.memory_info().rss
+        except psutil.Error:  # exited between the listing and the reading
+            pass
+    return total / 2**20
 
 
-def abba(engines: list[str], rounds: int):
-    """Engine order for alternated measurements: A B B A A B ..."""
+def child(cmd: list[str], variant: Variant | None = None, stdin: str | None = None) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS in MB, stdout) of one fresh process run in the variant's tree. The peak is of
+    the whole process tree, sampled every 20 ms (wait4's own peak would miss worker processes). Output goes to
+    files, so a chatty child never blocks on a full pipe."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=variant.root if variant else ROOT, env=variant.env() if variant else None,
+                                stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE, stdout=out,
+                                stderr=err, text=True)
+        if stdin is not None:
+            proc.stdin.write(stdin)
+            proc.stdin.close()
+        watched, peak = psutil.Process(proc.pid), 0.0
+        while proc.poll() is None:
+            peak = max(peak, tree_rss_mb(watched))
+            time.sleep(0.02)
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0:
+            err.seek(0)
+            raise RuntimeError(f"{' '.join(cmd)} failed: {err.read()[-2000:]}")
+        out.seek(0)
+        return wall, peak, out.read()
+
+
+def abba(items: list, rounds: int):
+    """Order of alternated measurements: A B B A A B ..."""
     for r in range(rounds):
-        yield from (engines if r % 2 == 0 else engines[::-1])
+        yield from (items if r % 2 == 0 else items[::-1])
 
 
 def p(values, q) -> float:
@@ -77,115 +106,124 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=50)
     ap.add_argument("--engine", choices=ENGINES, default="onnx")
-    ap.add_argument("--reference", choices=(*ENGINES, "none"), default="torch")
-    ap.add_argument("--rounds", type=int, default=3, help="alternated rounds of each whole-process measurement")
+    ap.add_argument("--reference", default="torch",
+                    help="an engine of this code (torch, onnx), none, or a commit to check out and run")
+    ap.add_argument("--rounds", type=int, default=2, help="alternated rounds of each measurement")
     ap.add_argument("--threads", type=int, default=0,
                     help="thread budget of the in-process measurements (default: the process's own)")
     args = ap.parse_args(argv)
-    return measure(args)
+    with tempfile.TemporaryDirectory() as tmp:
+        return measure(args, variants(args, Path(tmp)))
 
 
-def measure(args: argparse.Namespace) -> int:
-    engines = [args.engine] + ([args.reference] if args.reference not in ("none", args.engine) else [])
+def variants(args: argparse.Namespace, tmp: Path) -> list[Variant]:
+    """This code on --engine, then the reference: another engine, or an older commit in a detached worktree."""
+    new = Variant(args.engine, ROOT, args.engine)
+    if args.reference in ("none", args.engine):
+        return [new]
+    if args.reference in ENGINES:
+        return [new, Variant(args.reference, ROOT, args.reference)]
+    tree = tmp / "reference"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), args.reference], check=True,
+                   capture_output=True)
+    return [Variant(f"new ({args.engine})", ROOT, args.engine), Variant(f"{args.reference} (its default)", tree)]
+
+
+def measure(args: argparse.Namespace, runs: list[Variant]) -> int:
+    try:
+        return _measure(args, runs)
+    finally:
+        for v in runs:
+            if v.root != ROOT:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(v.root)], check=False)
+
+
+def _measure(args: argparse.Namespace, runs: list[Variant]) -> int:
+    labels = [v.label for v in runs]
     samples = datasets.load("agiqa3k")[: args.n // 2] + datasets.load("livec")[: args.n - args.n // 2]
-
-    # Whole processes: the batch command per engine against BRISQUE alone over the same files; cold start of
-    # one prompted assessment against a cold `import torch`.
-    # Run first, while this process is small: on Linux a child's peak RSS starts from its parent's at fork.
     folder = datasets.DEFAULT_ROOT / "livec-dev" / "images"
     files = batch.list_images(folder)[: args.n]
     py = sys.executable
-    whole, peak = {e: [] for e in (*engines, "brisque")}, {}
-    cold = {e: [] for e in (*engines, "import torch")}
+    brisque = Variant("brisque", ROOT)
+    whole, peak = {lab: [] for lab in (*labels, "brisque")}, {}
+    cold = {lab: [] for lab in (*labels, "import torch")}
+    timings, walls, rate = ({lab: [] for lab in labels} for _ in range(3))
     with tempfile.TemporaryDirectory() as tmp:
         imgs = Path(tmp) / "images"
         imgs.mkdir()
         for f in files:  # a real folder: the batch command refuses links that leave it
             shutil.copy(f, imgs / f.name)
         out = Path(tmp) / "out.jsonl"
-        for e in abba([*engines, "brisque"], args.rounds):
-            cmd = ([py, "-c", BRISQUE_SCRIPT, str(imgs)] if e == "brisque"
+        # Whole processes: the batch command against BRISQUE alone over the same files.
+        for v in abba([*runs, brisque], args.rounds):
+            cmd = ([py, "-c", BRISQUE_SCRIPT, str(imgs)] if v is brisque
                    else [py, "-m", "iqa_core", "batch", str(imgs), "--out", str(out)])
-            wall, rss = child(cmd, None if e == "brisque" else e)
-            whole[e].append(wall)
-            peak[e] = max(peak.get(e, 0.0), rss)
-        for e in abba([*engines, "import torch"], args.rounds):
-            cmd = ([py, "-c", "import torch"] if e == "import torch"
+            wall, rss, _ = child(cmd, v)
+            whole[v.label].append(wall)
+            peak[v.label] = max(peak.get(v.label, 0.0), rss)
+        # Cold start of one prompted assessment against a cold `import torch`.
+        torch_only = Variant("import torch", ROOT)
+        for v in abba([*runs, torch_only], args.rounds):
+            cmd = ([py, "-c", "import torch"] if v is torch_only
                    else [py, "-m", "iqa_core", "assess", str(samples[0].path), "--json", "--prompt",
                          samples[0].prompt or "a photo"])
-            cold[e].append(child(cmd, None if e == "import torch" else e)[0])
-
-    # After the child processes, which must fork from a small parent; torch_threads imports torch.
-    with torch_threads(args.threads) if args.threads else nullcontext():
-        from iqa_core.pipeline import Assessor
-
-        assessors = {}
-        for e in engines:
-            with engine_env(e):
-                assessors[e] = Assessor()
-            assessors[e].assess(samples[0].path, prompt=samples[0].prompt)  # warm-up: allocations, first calls
-
-        # Single images, engines alternated image by image.
-        timings = {e: [] for e in engines}
-        walls = {e: [] for e in engines}
-        for i, s in enumerate(samples):
-            for e in (engines if i % 2 == 0 else engines[::-1]):
-                t0 = time.perf_counter()
-                a = assessors[e].assess(s.path, prompt=s.prompt)
-                walls[e].append(time.perf_counter() - t0)
-                timings[e].append(a.timings_ms)
-
-        # In-process batch over the same LIVE-C files, alternated.
-        rate = {e: [] for e in engines}
-        for e in abba(engines, 2):
-            t0 = time.perf_counter()
-            n_ok = sum(1 for r in batch.run(assessors[e], folder, files=files) if not r.get("error"))
-            rate[e].append(n_ok / (time.perf_counter() - t0))
+            cold[v.label].append(child(cmd, v)[0])
+        # In process: single images (per-stage timings), then the batch over the LIVE-C files.
+        job = json.dumps({"samples": [[str(s.path), s.prompt] for s in samples], "folder": str(folder),
+                          "files": [str(f) for f in files], "threads": args.threads})
+        for v in abba(runs, args.rounds):
+            got = json.loads(child([py, str(INPROCESS)], v, stdin=job)[2])
+            timings[v.label] += got["timings"]
+            walls[v.label] += got["walls"]
+            rate[v.label].append(got["batch_images_per_s"])
 
     med = lambda v: float(np.median(v))  # noqa: E731
-    results = {"n": len(samples), "engines": engines, "threads": args.threads or "default", "stages_ms": {}, "wall_single_ms": {},
+    results = {"n": len(samples), "variants": {v.label: {"engine": v.engine, "tree": "this" if v.root == ROOT
+                                                          else args.reference} for v in runs},
+               "threads": args.threads or "default", "rounds": args.rounds, "stages_ms": {}, "wall_single_ms": {},
                "batch_images_per_s": {}, "whole_batch_s": {}, "whole_batch_over_brisque": {},
                "cold_start_s": {}, "cold_over_import_torch": {}, "peak_rss_mb": {}}
-    for e in engines:
-        results["stages_ms"][e] = {st: {"p50": p([t.get(st, 0.0) for t in timings[e]], 50),
-                                        "p95": p([t.get(st, 0.0) for t in timings[e]], 95)} for st in STAGES}
-        results["wall_single_ms"][e] = {"p50": 1000 * p(walls[e], 50), "p95": 1000 * p(walls[e], 95)}
-        results["batch_images_per_s"][e] = med(rate[e])
-        results["whole_batch_s"][e] = med(whole[e])
-        results["whole_batch_over_brisque"][e] = med(whole[e]) / med(whole["brisque"])
-        results["cold_start_s"][e] = med(cold[e])
-        results["cold_over_import_torch"][e] = med(cold[e]) / med(cold["import torch"])
-        results["peak_rss_mb"][e] = peak[e]
+    for lab in labels:
+        results["stages_ms"][lab] = {st: {"p50": p([t.get(st, 0.0) for t in timings[lab]], 50),
+                                          "p95": p([t.get(st, 0.0) for t in timings[lab]], 95)} for st in STAGES}
+        results["wall_single_ms"][lab] = {"p50": 1000 * p(walls[lab], 50), "p95": 1000 * p(walls[lab], 95)}
+        results["batch_images_per_s"][lab] = med(rate[lab])
+        results["whole_batch_s"][lab] = med(whole[lab])
+        results["whole_batch_over_brisque"][lab] = med(whole[lab]) / med(whole["brisque"])
+        results["cold_start_s"][lab] = med(cold[lab])
+        results["cold_over_import_torch"][lab] = med(cold[lab]) / med(cold["import torch"])
+        results["peak_rss_mb"][lab] = peak[lab]
     results["whole_batch_s"]["brisque"] = med(whole["brisque"])
     results["cold_start_s"]["import torch"] = med(cold["import torch"])
     results["peak_rss_mb"]["brisque"] = peak["brisque"]
 
-    new, ref = engines[0], engines[-1]
-    ratio = len(engines) > 1
-    head = ["stage (ms)"] + [f"{e} {q}" for e in engines for q in ("p50", "p95")] + (["p50 ratio"] if ratio else [])
+    new, ref = labels[0], labels[-1]
+    ratio = len(labels) > 1
+    head = ["stage (ms)"] + [f"{lab} {q}" for lab in labels for q in ("p50", "p95")] + (["p50 ratio"] if ratio else [])
     rows = []
     for st in STAGES:
         s = results["stages_ms"]
-        rows.append([st] + [s[e][st][q] for e in engines for q in ("p50", "p95")]
-                    + ([s[new][st]["p50"] / max(s[ref][st]["p50"], 1e-9)] if ratio else []))
+        rows.append([st] + [s[lab][st][q] for lab in labels for q in ("p50", "p95")]
+                    + ([s[new][st]["p50"] / s[ref][st]["p50"] if s[ref][st]["p50"] else float("nan")] if ratio else []))
     w = results["wall_single_ms"]
-    rows.append(["wall, single image"] + [w[e][q] for e in engines for q in ("p50", "p95")]
+    rows.append(["wall, single image"] + [w[lab][q] for lab in labels for q in ("p50", "p95")]
                 + ([w[new]["p50"] / w[ref]["p50"]] if ratio else []))
-    print(table(rows, head, f"Single image, {len(samples)} dev images, engines alternated"))
+    print(table(rows, head, f"Single image, {len(samples)} dev images, {args.rounds} alternated rounds"))
     measures = [("batch, in process (images/s)", "batch_images_per_s"),
                 ("batch command, whole process (s)", "whole_batch_s"),
                 ("  / BRISQUE alone, whole process", "whole_batch_over_brisque"),
                 ("cold assess --prompt (s)", "cold_start_s"), ("  / cold import torch", "cold_over_import_torch"),
                 ("peak RSS, batch command (MB)", "peak_rss_mb")]
-    summary = [[label, *[results[key][e] for e in engines]]
+    summary = [[label, *[results[key][lab] for lab in labels]]
                + ([results[key][new] / results[key][ref]] if ratio else []) for label, key in measures]
     if ratio:
         results["ratios"] = {"single_p50": w[new]["p50"] / w[ref]["p50"],
                              **{key: results[key][new] / results[key][ref] for _, key in measures}}
-    print(table(summary, ["measure"] + engines + (["new / reference"] if ratio else []),
+    print(table(summary, ["measure"] + labels + (["new / reference"] if ratio else []),
                 f"Throughput and start ({len(files)} LIVE-C images; BRISQUE alone {results['whole_batch_s']['brisque']:.1f} s, "
                 f"cold import torch {results['cold_start_s']['import torch']:.1f} s; medians of {args.rounds} alternated rounds)"))
-    print(f"wrote {write_json('speed.json' if not args.threads else f'speed-threads{args.threads}.json', results)}")
+    name = "speed" if args.reference in ("torch", "none") else f"speed-{args.reference}"
+    print(f"wrote {write_json(name + (f'-threads{args.threads}' if args.threads else '') + '.json', results)}")
     return 0
 
 

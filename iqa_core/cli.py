@@ -62,7 +62,13 @@ def cmd_batch(args) -> int:
             return _batch_on_ray(args, folder, files, meta, out)
         from tqdm import tqdm
 
-        rows = batch.run(_assessor(), folder, meta, files, workers=args.workers or batch.WORKERS)
+        workers = args.workers or batch.WORKERS
+        if args.engine == "processes":
+            from iqa_core.workflows import process_engine
+
+            rows = process_engine.run(folder, meta, files, workers=workers)
+        else:
+            rows = batch.run(_assessor(), folder, meta, files, workers=workers)
         return _write_rows(out, len(files), tqdm(rows, total=len(files), unit="img", file=sys.stderr))
 
 
@@ -111,11 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", required=True,
                    help="results.jsonl (one JSON object per line), results.csv or results.parquet (the CSV's columns)")
     b.add_argument("--metadata", help="CSV with a column 'image' and any of prompt, negative_prompt, tags, caption")
-    b.add_argument("--engine", choices=("local", "ray"), default="local",
-                   help="local: threads in this process (default); ray: a Ray Data job (pip install .[ray])")
+    b.add_argument("--engine", choices=("local", "processes", "ray"), default="local",
+                   help="local: threads in this process (default); processes: worker processes on this machine, "
+                        "each with its own models; ray: a Ray Data job (pip install .[ray])")
     b.add_argument("--address", help="with --engine ray: the Ray cluster to join (e.g. auto, ray://head:10001); "
                                      "without it a local Ray starts for the job")
-    b.add_argument("--workers", type=int, help=f"images in flight: threads for local (default {batch.WORKERS}), "
+    b.add_argument("--workers", type=int, help=f"threads for local, processes for processes (default {batch.WORKERS}), "
                                                "Ray actors for ray (default: one per CPU Ray sees)")
     b.set_defaults(func=cmd_batch)
     return ap

@@ -6,8 +6,11 @@ import ctypes
 import ctypes.util
 import os
 import sys
+import threading
 from contextlib import contextmanager
 from pathlib import Path
+
+import numpy as np
 
 CACHE_ENV = "IQA_CACHE"
 
@@ -19,37 +22,59 @@ def cache_root(root: str | os.PathLike | None = None) -> Path:
     return Path(root or os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "iqa_core").expanduser()
 
 
+_budget: int | None = None  # threads per forward pass, set by thread_budget / configure_server
+
+
 def compute_threads() -> int:
-    """Threads one forward pass may use: torch's count where torch is loaded (configure_server and the batch
-    runner split it between concurrent requests), else every core. The ONNX engine reads it per call, so one
-    knob governs both engines."""
-    torch = sys.modules.get("torch")
-    return torch.get_num_threads() if torch is not None else os.cpu_count() or 1
+    """Threads one forward pass may use (both engines and the LLM writer read it): the innermost
+    thread_budget, else configure_server's share, else every core. Kept here, not as torch's thread count,
+    so that the ONNX path never imports torch (about 2 s and 150 MB)."""
+    return _budget or os.cpu_count() or 1
+
+
+def set_thread_budget(n: int | None) -> None:
+    """Set (None: clear) the process's thread budget."""
+    global _budget
+    _budget = n
+    torch = sys.modules.get("torch")  # torch's own count follows where something has loaded it
+    if torch is not None:
+        torch.set_num_threads(compute_threads())
 
 
 @contextmanager
-def torch_threads(n: int):
-    """Run a block with n torch threads (the count is process-wide, and the ONNX engine reads it as its
-    budget: compute_threads), then restore the previous count."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, n))
+def thread_budget(n: int):
+    """Run a block with a budget of n threads per forward pass (process-wide, as torch's count is), then
+    restore the previous budget."""
+    before = _budget
+    set_thread_budget(max(1, n))
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        set_thread_budget(before)
 
 
 def configure_server(concurrency: int) -> None:
-    """For a server that runs `concurrency` requests at once: torch threads split between them, and malloc
+    """For a server that runs `concurrency` requests at once: the thread budget split between them, and malloc
     arenas capped. With more torch threads than free cores, OpenMP's waiting threads spin against each
     other: an encode that takes 0.12 s on one thread took over 3 s on two while another job held the
     other core."""
-    import torch
-
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, concurrency)))
+    set_thread_budget(max(1, (os.cpu_count() or 1) // max(1, concurrency)))
     limit_malloc_arenas()
+
+
+def cached_array(key: str, name: str, make) -> np.ndarray:
+    """An array derived from shipped weights (e.g. a layer read from the PyTorch model), cached under
+    cache_root() / "arrays" / key, so that later processes need not load what it was read from. Written to a
+    temporary name and renamed: a concurrent reader never sees half a file."""
+    path = cache_root() / "arrays" / key / f"{name}.npy"
+    if path.is_file():
+        return np.load(path)
+    arr = np.asarray(make())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{os.getpid()}-{threading.get_ident()}.npy")
+    np.save(tmp, arr)
+    os.replace(tmp, path)
+    return arr
 
 
 def limit_malloc_arenas(n: int = 2) -> bool:

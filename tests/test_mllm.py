@@ -22,7 +22,7 @@ from iqa_core.model.encoders.mllm import (
     question,
 )
 from iqa_core.registry import parse
-from iqa_core.runtime import torch_threads
+from iqa_core.runtime import thread_budget
 from tests import tiny_mllm
 
 TESTED = ("llava", "idefics3")
@@ -31,7 +31,7 @@ TESTED = ("llava", "idefics3")
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
     # Models this small spend their time in thread hand-offs: one thread runs this file 3x faster on 2 busy cores.
-    with torch_threads(1):
+    with thread_budget(1):
         yield
 
 

@@ -2,6 +2,8 @@
 images, a cache keyed by what built the graph, and the engine and thread choices."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -9,7 +11,7 @@ from PIL import Image
 from iqa_core.inputs.load import load_image
 from iqa_core.model import features
 from iqa_core.model.encoders import lite, onnx_engine
-from iqa_core.runtime import torch_threads
+from iqa_core.runtime import thread_budget
 from iqa_core.training import datasets
 
 
@@ -70,7 +72,7 @@ def test_engine_choice(monkeypatch):
 def test_sessions_follow_the_thread_budget(engines, dev_images):
     fast, _ = engines
     whole = fast.encode(dev_images[:1])[0]
-    with torch_threads(1):
+    with thread_budget(1):
         split = fast.encode(dev_images[:1])[0]
     assert all(1 in s._by_threads for s in fast._run.sessions.values())
     np.testing.assert_allclose(features.pool_maps(split.maps), features.pool_maps(whole.maps), atol=1e-5)
@@ -88,3 +90,25 @@ def test_text_engines_agree_on_dev_prompts(data_root):
     ta, tb = fast.tokens(texts[0]), ref.tokens(texts[0])
     assert ta.shape == tb.shape and np.abs(ta - tb).max() < 1e-4
     assert fast.embed([]).shape == (0, 384)
+
+
+def test_an_onnx_assessment_never_imports_torch(tmp_path, data_root):
+    """The classifier's weights (the subject's class activation) are read from the PyTorch model once and
+    cached; a later process assesses an image, text included, without importing torch (about 2 s, 150 MB)."""
+    import subprocess
+    import sys
+
+    image = datasets.load("agiqa3k", data_root)[0].path
+    script = ("import sys\nfrom iqa_core.pipeline import Assessor\n"
+              f"a = Assessor().assess({str(image)!r}, prompt='a cat on a sofa')\n"
+              "assert a.subject.label, a.subject\nprint(sorted(m for m in ('torch', 'transformers', "
+              "'sentence_transformers') if m in sys.modules))\n")
+    env = dict(os.environ, IQA_CACHE=str(tmp_path), IQA_ENGINE="onnx")
+    first = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "'torch'" in first.stdout  # the first run builds the graphs (and the text one) and the classifier cache
+    later = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    assert later.returncode == 0, later.stderr[-2000:]
+    assert later.stdout.strip() == "[]"
+    cached = next((tmp_path / "arrays").rglob("classifier.npy"))
+    np.testing.assert_array_equal(np.load(cached), lite.LiteImageEncoder(engine="onnx").classifier)

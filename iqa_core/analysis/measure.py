@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
+
+from iqa_core.analysis import filters
 
 WORK_SIDE = 512
 
@@ -60,7 +61,7 @@ class WorkingCopy:
     @_Once
     def laplacian(self) -> np.ndarray:
         """Laplacian of the luminance in [0, 1] (sharpness, focus)."""
-        return ndimage.laplace(self.lum)
+        return filters.laplace(self.lum)
 
     @_Once
     def steps(self) -> tuple[np.ndarray, np.ndarray]:
@@ -70,8 +71,12 @@ class WorkingCopy:
     @_Once
     def highpass(self) -> np.ndarray:
         """|Immerkaer's high-pass| ([1, -2, 1] (x) [1, -2, 1], applied separably) of lum8: the noise floor."""
-        k = [1.0, -2.0, 1.0]
-        return np.abs(ndimage.correlate1d(ndimage.correlate1d(self.lum8, k, 0), k, 1))
+        return np.abs(filters.second_difference(self.lum8))
+
+    @_Once
+    def detail(self) -> np.ndarray:
+        """detail_map of the luminance (the composition statistics and the subject's saliency cue)."""
+        return detail_map(self.lum)
 
     @_Once
     def extremes(self) -> tuple[np.ndarray, np.ndarray]:
@@ -151,8 +156,8 @@ def detail_map(lum: np.ndarray) -> np.ndarray:
     """Local gradient energy, smoothed, at a quarter of the working size: where the image has edges and
     texture (a cheap saliency; fine resolution adds nothing once it is smoothed)."""
     small = lum[::4, ::4] if min(lum.shape) >= 32 else lum
-    gx, gy = ndimage.sobel(small, axis=1), ndimage.sobel(small, axis=0)
-    return ndimage.gaussian_filter(np.hypot(gx, gy), sigma=max(small.shape) / 40.0)
+    gx, gy = filters.sobel(small, axis=1), filters.sobel(small, axis=0)
+    return filters.gaussian(np.hypot(gx, gy), sigma=max(small.shape) / 40.0)
 
 
 def composition(sal: np.ndarray) -> dict[str, float]:
@@ -193,7 +198,7 @@ def measure(image: Image.Image | WorkingCopy) -> dict[str, float]:
     """All measured statistics of one image, flat."""
     w = WorkingCopy.of(image)
     out = {"sharpness": sharpness(w), "noise_sigma": noise_sigma(w), "blockiness": blockiness(w)}
-    sal = detail_map(w.lum)
+    sal = w.detail
     for part in (exposure(w.lum), colour(w), composition(sal), focus(w, sal)):
         out.update(part)
     return out

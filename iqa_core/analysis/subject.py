@@ -19,9 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
 
-from iqa_core.analysis.measure import WorkingCopy, blockiness, detail_map
+from iqa_core.analysis.measure import WorkingCopy, blockiness
 from iqa_core.assessment import Subject
 from iqa_core.model.encoders.lite import FeatureMaps
 from iqa_core.model.features import resize_mask
@@ -66,9 +65,9 @@ def _mask(score: np.ndarray) -> np.ndarray:
     return (score >= cut).astype(np.float32)
 
 
-def sharpness_inside(lum: np.ndarray, inside: np.ndarray) -> tuple[float, float]:
+def sharpness_inside(working: WorkingCopy, inside: np.ndarray) -> tuple[float, float]:
     """Mean |Laplacian| (x100, measure.focus's unit) inside and outside the mask on the working copy."""
-    lap = np.abs(ndimage.laplace(lum))
+    lap = np.abs(working.laplacian)
     out = lap[~inside].mean() if (~inside).any() else 0.0
     return float(lap[inside].mean() * 100.0), float(out * 100.0)
 
@@ -76,7 +75,7 @@ def sharpness_inside(lum: np.ndarray, inside: np.ndarray) -> tuple[float, float]
 def find(fm: FeatureMaps, classifier: np.ndarray, working: WorkingCopy, names: list[str]) -> Found:
     act = cam(fm, classifier)
     h, w = act.shape
-    detail = _peak1(np.asarray(Image.fromarray(detail_map(working.lum).astype(np.float32)).resize((w, h),
+    detail = _peak1(np.asarray(Image.fromarray(working.detail.astype(np.float32)).resize((w, h),
                                                                                                 Image.BILINEAR)))
     score = W_CAM * act + W_CENTRE * centre_prior(h, w) + W_DETAIL * detail
     grid = _mask(score)
@@ -85,7 +84,7 @@ def find(fm: FeatureMaps, classifier: np.ndarray, working: WorkingCopy, names: l
     confidence = max(0.0, (sin - sout) / max(sin, 1e-8)) * float(act[inside].sum() / max(act.sum(), 1e-8))
     ys, xs = np.nonzero(inside)
     full = resize_mask(grid, *working.lum.shape) >= 0.5
-    sharp, back = sharpness_inside(working.lum, full)
+    sharp, back = sharpness_inside(working, full)
     subject = Subject(
         mask=grid.astype(int).tolist(), bbox=[round(xs.min() / w, 4), round(ys.min() / h, 4),
                                               round((xs.max() + 1) / w, 4), round((ys.max() + 1) / h, 4)],

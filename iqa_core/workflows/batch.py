@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from iqa_core.inputs.load import ImageLoadError
-from iqa_core.runtime import compute_threads, torch_threads
+from iqa_core.runtime import compute_threads, thread_budget
 from iqa_core.scores import EMOTIONS
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
@@ -93,7 +93,7 @@ def run(assessor, folder: Path, metadata: dict[str, dict[str, str]] | None = Non
     # of one thread each beat two of two threads each by about 10% on 2 cores. The decoder is not counted:
     # it waits on the file and on libjpeg, a small share of a core.
     threads = compute_threads() // workers
-    with (torch_threads(threads), ThreadPoolExecutor(1, thread_name_prefix="iqa-decode") as decoder,
+    with (thread_budget(threads), ThreadPoolExecutor(1, thread_name_prefix="iqa-decode") as decoder,
           ThreadPoolExecutor(workers, thread_name_prefix="iqa-batch") as pool):
         pending: deque = deque()
         for path in paths:

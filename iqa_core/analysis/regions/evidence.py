@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
 
-from iqa_core.analysis import measure
+from iqa_core.analysis import filters, measure
 
 WEIGHTS = {"blur": 1.6, "noise": 1.0, "block": 2.0, "over": 1.0, "veil": 1.3}
 RATE, DEAD_ZONE = 2.0, 0.3  # evidence_factor: S below DEAD_ZONE (ordinary variation) costs nothing
@@ -35,9 +34,9 @@ class Evidence:
         lum8 = w.lum8
         self.dx, self.dy = w.steps
         self.lum = w.lum
-        self.lap = np.abs(ndimage.laplace(lum8))  # fine detail
-        g = ndimage.gaussian_filter(lum8, 2.0)
-        self.coarse = np.hypot(ndimage.sobel(g, 0), ndimage.sobel(g, 1)) / 8.0  # gradient at a coarser scale
+        self.lap = np.abs(filters.laplace(lum8))  # fine detail
+        g = filters.gaussian(lum8, 2.0)
+        self.coarse = np.hypot(filters.sobel(g, 0), filters.sobel(g, 1)) / 8.0  # gradient at a coarser scale
         self.noise = w.highpass  # Immerkaer's high-pass (as measure.noise_sigma)
         self.clip = self.lum > 0.95
         # Read only on severity's sample (every other row and column), so made only there.

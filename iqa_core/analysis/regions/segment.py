@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from iqa_core.analysis import filters
 from iqa_core.analysis.regions.evidence import Evidence
 from iqa_core.model.encoders.lite import FeatureMaps
 
@@ -139,7 +140,7 @@ def kmeans(x: np.ndarray, k: int, iters: int = 20, seed: int = 0) -> np.ndarray:
 def feature_segments(fm: FeatureMaps, ev: Evidence | None, k: int = N_REGIONS) -> list[Segment]:
     """k-means on the stage features (smoothed over one cell; all channels together weigh as much as one
     unit-variance feature), the evidence channels (likewise, times EVIDENCE_WEIGHT) and (y, x)."""
-    grid = ndimage.gaussian_filter(_stage_grid(fm), (1.0, 1.0, 0))
+    grid = filters.gaussian_stack(_stage_grid(fm), 1.0)
     h, w, c = grid.shape
     parts = [grid.reshape(h * w, c) / np.sqrt(c)]
     if ev is not None:

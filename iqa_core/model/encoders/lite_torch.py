@@ -9,6 +9,7 @@ import torch
 from torch.fx.experimental.optimization import fuse
 
 from iqa_core.model.encoders.lite import VARIANTS
+from iqa_core.runtime import compute_threads
 
 
 def load_model(variant: str) -> torch.nn.Module:
@@ -65,6 +66,8 @@ class TorchStages:
 
     @torch.inference_mode()
     def __call__(self, x: np.ndarray) -> list[np.ndarray]:
+        if torch.get_num_threads() != compute_threads():  # the budget may have been set before torch loaded
+            torch.set_num_threads(compute_threads())
         out = self._graph(torch.from_numpy(x).contiguous(memory_format=torch.channels_last))
         return [t.contiguous().numpy() for t in out]
 

@@ -1,0 +1,65 @@
+"""The process engine: two worker processes give the local engine's rows, in file order (an unreadable file's
+error row in its place); a file that kills its worker gets an error row of its own, and every other file,
+including those in flight with it, still gets its row."""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import shutil
+
+import pytest
+
+from iqa_core.training import datasets
+from iqa_core.workflows import batch, process_engine
+
+
+def _comparable(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k != "timings_ms"}
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory, data_root):
+    d = tmp_path_factory.mktemp("processes")
+    for s in datasets.load("livec", data_root)[:2] + datasets.load("agiqa3k", data_root)[:2]:
+        shutil.copy(s.path, d / s.path.name)
+    (d / "b-broken.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
+    return d
+
+
+def test_worker_processes_give_the_local_rows_in_file_order(assessor, folder):
+    files = batch.list_images(folder)
+    meta = {files[0].name: {"prompt": "a photo of a street"}}
+    want = [_comparable(r) for r in batch.run(assessor, folder, meta, files)]
+    got = [_comparable(r) for r in process_engine.run(folder, meta, files, workers=2)]
+    assert [r["image"] for r in got] == [f.name for f in files]
+    assert got == want
+    assert sum(1 for r in got if r.get("error")) == 1 and got[0]["alignment"] is not None
+
+
+def _fake_start(threads: int) -> None:
+    pass
+
+
+def _fake_assess(path: str, folder: str, metadata) -> dict:
+    """A worker that dies on one file (as a decoder crash or an OOM kill would) and rows for the rest."""
+    name = os.path.basename(path)
+    if name.startswith("kill"):
+        os._exit(3)
+    return {"image": name, "quality": float(len(name))}
+
+
+def test_a_file_that_kills_its_worker_gets_an_error_row_and_the_rest_their_rows(tmp_path, monkeypatch):
+    names = ["a.png", "b.png", "c.png", "kill-d.png", "e.png", "f.png", "g.png", "kill-h.png", "i.png"]
+    for n in names:
+        (tmp_path / n).write_bytes(b"x")
+    monkeypatch.setattr(process_engine, "_start", _fake_start)
+    monkeypatch.setattr(process_engine, "_assess", _fake_assess)
+    # fork: the workers inherit the patched functions (the default, spawn, would import the real ones)
+    rows = list(process_engine.run(tmp_path, {}, [tmp_path / n for n in names], workers=2,
+                                   context=mp.get_context("fork")))
+    assert [r["image"] for r in rows] == names
+    for n, r in zip(names, rows):
+        if n.startswith("kill"):
+            assert "stopped" in r["error"] and "quality" not in r
+        else:
+            assert r == {"image": n, "quality": float(len(n))}
