@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from iqa_core.inputs.load import ImageLoadError
+from iqa_core.runtime import thread_budget
 from iqa_core.workflows import batch
 
 
@@ -68,7 +69,9 @@ def cmd_batch(args) -> int:
 
             rows = process_engine.run(folder, meta, files, workers=workers)
         else:
-            rows = batch.run(_assessor(), folder, meta, files, workers=workers)
+            with thread_budget(batch.worker_threads(workers)):
+                assessor = _assessor()
+            rows = batch.run(assessor, folder, meta, files, workers=workers)
         return _write_rows(out, len(files), tqdm(rows, total=len(files), unit="img", file=sys.stderr))
 
 
