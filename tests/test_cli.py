@@ -72,6 +72,19 @@ def test_batch_jsonl_and_csv(folder, tmp_path):
     assert len(table) == 5 and {"image", "quality", "aesthetics", "error"} <= set(table[0])
 
 
+def test_batch_engines_write_the_same_rows(folder, tmp_path):
+    """Threads in one process (local) and worker processes (processes) write the same rows in the same order."""
+    rows = {}
+    for engine in ("local", "processes"):
+        out = tmp_path / f"{engine}.jsonl"
+        r = _run("batch", str(folder), "--out", str(out), "--metadata", str(folder / "meta.csv"), "--engine", engine)
+        assert r.returncode == 0, r.stderr
+        assert "4 assessed, 1 unreadable" in r.stderr
+        rows[engine] = [{k: v for k, v in json.loads(line).items() if k != "timings_ms"}
+                        for line in out.read_text().splitlines()]
+    assert rows["processes"] == rows["local"] and len(rows["local"]) == 5
+
+
 def test_batch_parquet_has_the_csv_columns_typed(folder, tmp_path):
     import pyarrow.parquet as pq
 

@@ -129,12 +129,13 @@ def blockiness(image: WorkingCopy | np.ndarray, inside: np.ndarray | None = None
 
 
 def exposure(lum: np.ndarray) -> dict[str, float]:
+    lo, hi = np.percentile(lum, [1, 99])  # one partition for both
     return {
         "mean_luminance": float(lum.mean()),
         "clipped_highlights": float((lum > 0.98).mean()),
         "crushed_shadows": float((lum < 0.02).mean()),
         "contrast": float(lum.std()),
-        "dynamic_range": float(np.percentile(lum, 99) - np.percentile(lum, 1)),
+        "dynamic_range": float(hi - lo),
     }
 
 

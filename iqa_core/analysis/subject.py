@@ -95,10 +95,9 @@ def find(fm: FeatureMaps, classifier: np.ndarray, working: WorkingCopy, names: l
     return Found(grid, subject)
 
 
-def overlap(region_mask: np.ndarray, grid: np.ndarray) -> float:
-    """Share of a region (a mask in the image's frame, any size) that lies inside the subject."""
-    sub = resize_mask(grid, *region_mask.shape) >= 0.5
-    return float((region_mask & sub).sum() / max(int(region_mask.sum()), 1))
+def overlap(region_mask: np.ndarray, subject_mask: np.ndarray) -> float:
+    """Share of a region that lies inside the subject (both boolean masks of one size)."""
+    return float((region_mask & subject_mask).sum() / max(int(region_mask.sum()), 1))
 
 
 def backdrop_is_style(subject: Subject) -> bool:
@@ -136,8 +135,10 @@ def judge_regions(regions: list, masks: list[np.ndarray], found: Found) -> None:
     """Post-step on the scored regions (in place): each gets its share inside the subject; blur on the
     backdrop behind a sharp subject becomes "depth_of_field" (a style, never a target for sharpening)."""
     style = backdrop_is_style(found.subject)
+    sizes = {m.shape for m in masks}
+    inside = {shape: resize_mask(found.grid, *shape) >= 0.5 for shape in sizes}  # once per mask size
     for region, mask in zip(regions, masks):
-        region.on_subject = round(overlap(mask, found.grid), 3)
+        region.on_subject = round(overlap(mask, inside[mask.shape]), 3)
         if style and region.issue == "blur" and region.on_subject <= BACKDROP:
             region.issue = "depth_of_field"
 
