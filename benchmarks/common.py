@@ -1,9 +1,12 @@
-"""Shared by the benchmarks: a plain-text table and a JSON writer (results land in benchmarks/results/)."""
+"""Shared by the benchmarks: a plain-text table, a JSON writer (results land in benchmarks/results/) and the
+memory of a process tree."""
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
+
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -25,3 +28,14 @@ def write_json(name: str, data: dict) -> Path:
     path = RESULTS / name
     path.write_text(json.dumps(data, indent=1))
     return path
+
+
+def tree_rss_mb(proc: psutil.Process) -> float:
+    """Resident memory of a process and all its descendants (worker processes count too), in MB."""
+    total = 0
+    for q in [proc, *proc.children(recursive=True)]:
+        try:
+            total += q.memory_info().rss
+        except psutil.Error:  # exited between the listing and the reading
+            pass
+    return total / 2**20

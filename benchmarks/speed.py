@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from benchmarks.common import ROOT, table, write_json
+from benchmarks.common import ROOT, table, tree_rss_mb, write_json
 from iqa_core.model.encoders.lite import ENGINE_ENV, ENGINES
 from iqa_core.training import datasets
 from iqa_core.workflows import batch
@@ -55,17 +55,6 @@ class Variant:
         env = dict(os.environ, PYTHONPATH=str(self.root))
         env.pop(ENGINE_ENV, None)
         return env | ({ENGINE_ENV: self.engine} if self.engine else {})
-
-
-def tree_rss_mb(proc: psutil.Process) -> float:
-    """Resident memory of a process and all its descendants (worker processes count too), in MB."""
-    total = 0
-    for q in [proc, *proc.children(recursive=True)]:
-        try:
-            total += q.memory_info().rss
-        except psutil.Error:  # exited between the listing and the reading
-            pass
-    return total / 2**20
 
 
 def child(cmd: list[str], variant: Variant | None = None, stdin: str | None = None) -> tuple[float, float, str]:
