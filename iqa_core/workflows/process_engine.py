@@ -47,7 +47,7 @@ def run(folder: Path, metadata: Mapping[str, dict[str, str]], files: list[Path],
     """Yield one row per file, in file order (see batch.run). context: the multiprocessing start method
     (default spawn: a worker starts from a clean interpreter, never from a copy of a threaded parent)."""
     folder, files = Path(folder), [Path(f) for f in files]
-    workers = max(1, workers)
+    workers = max(1, min(workers, len(files)))  # a worker without a file would only load the models
     threads = max(1, (os.cpu_count() or 1) // workers)
     context = context or mp.get_context("spawn")
 
