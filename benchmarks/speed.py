@@ -50,6 +50,7 @@ class Variant:
     label: str
     root: Path
     engine: str | None = None
+    batch_args: tuple[str, ...] = ()  # extra flags of its batch command
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ, PYTHONPATH=str(self.root))
@@ -98,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reference", default="torch",
                     help="an engine of this code (torch, onnx), none, or a commit to check out and run")
     ap.add_argument("--rounds", type=int, default=2, help="alternated rounds of each measurement")
+    ap.add_argument("--batch-engines", nargs="*", default=["processes"], metavar="ENGINE",
+                    help="other engines of this code's batch command to time too (default: processes)")
     ap.add_argument("--threads", type=int, default=0,
                     help="thread budget of the in-process measurements (default: the process's own)")
     args = ap.parse_args(argv)
@@ -134,7 +137,9 @@ def _measure(args: argparse.Namespace, runs: list[Variant]) -> int:
     files = batch.list_images(folder)[: args.n]
     py = sys.executable
     brisque = Variant("brisque", ROOT)
-    whole, peak = {lab: [] for lab in (*labels, "brisque")}, {}
+    # This code's batch command also with its other local engine (worker processes): only whole-process figures.
+    other = [Variant(f"{runs[0].label}, {e} batch", ROOT, runs[0].engine, ("--engine", e)) for e in args.batch_engines]
+    whole, peak = {lab: [] for lab in (*labels, *(v.label for v in other), "brisque")}, {}
     cold = {lab: [] for lab in (*labels, "import torch")}
     timings, walls, rate = ({lab: [] for lab in labels} for _ in range(3))
     with tempfile.TemporaryDirectory() as tmp:
@@ -144,9 +149,9 @@ def _measure(args: argparse.Namespace, runs: list[Variant]) -> int:
             shutil.copy(f, imgs / f.name)
         out = Path(tmp) / "out.jsonl"
         # Whole processes: the batch command against BRISQUE alone over the same files.
-        for v in abba([*runs, brisque], args.rounds):
+        for v in abba([*runs, *other, brisque], args.rounds):
             cmd = ([py, "-c", BRISQUE_SCRIPT, str(imgs)] if v is brisque
-                   else [py, "-m", "iqa_core", "batch", str(imgs), "--out", str(out)])
+                   else [py, "-m", "iqa_core", "batch", str(imgs), "--out", str(out), *v.batch_args])
             wall, rss, _ = child(cmd, v)
             whole[v.label].append(wall)
             peak[v.label] = max(peak.get(v.label, 0.0), rss)
@@ -185,6 +190,10 @@ def _measure(args: argparse.Namespace, runs: list[Variant]) -> int:
     results["whole_batch_s"]["brisque"] = med(whole["brisque"])
     results["cold_start_s"]["import torch"] = med(cold["import torch"])
     results["peak_rss_mb"]["brisque"] = peak["brisque"]
+    for v in other:
+        results["whole_batch_s"][v.label] = med(whole[v.label])
+        results["whole_batch_over_brisque"][v.label] = med(whole[v.label]) / med(whole["brisque"])
+        results["peak_rss_mb"][v.label] = peak[v.label]
 
     new, ref = labels[0], labels[-1]
     ratio = len(labels) > 1
@@ -202,7 +211,7 @@ def _measure(args: argparse.Namespace, runs: list[Variant]) -> int:
                 ("batch command, whole process (s)", "whole_batch_s"),
                 ("  / BRISQUE alone, whole process", "whole_batch_over_brisque"),
                 ("cold assess --prompt (s)", "cold_start_s"), ("  / cold import torch", "cold_over_import_torch"),
-                ("peak RSS, batch command (MB)", "peak_rss_mb")]
+                ("peak RSS, batch command, process tree (MB)", "peak_rss_mb")]
     summary = [[label, *[results[key][lab] for lab in labels]]
                + ([results[key][new] / results[key][ref]] if ratio else []) for label, key in measures]
     if ratio:
@@ -211,6 +220,11 @@ def _measure(args: argparse.Namespace, runs: list[Variant]) -> int:
     print(table(summary, ["measure"] + labels + (["new / reference"] if ratio else []),
                 f"Throughput and start ({len(files)} LIVE-C images; BRISQUE alone {results['whole_batch_s']['brisque']:.1f} s, "
                 f"cold import torch {results['cold_start_s']['import torch']:.1f} s; medians of {args.rounds} alternated rounds)"))
+    if other:
+        print(table([[v.label, results["whole_batch_s"][v.label], results["whole_batch_over_brisque"][v.label],
+                      results["peak_rss_mb"][v.label]] for v in other],
+                    ["batch command", "whole process (s)", "/ BRISQUE alone", "peak RSS, process tree (MB)"],
+                    "This code's batch command with its other engine, alternated with the runs above"))
     name = "speed" if args.reference in ("torch", "none") else f"speed-{args.reference}"
     print(f"wrote {write_json(name + (f'-threads{args.threads}' if args.threads else '') + '.json', results)}")
     return 0
