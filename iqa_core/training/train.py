@@ -56,7 +56,8 @@ def refit_para(args: argparse.Namespace, encoder: LiteEncoder) -> int:
     report_file = args.out.with_name(REPORT_FILE.name)
     report = json.loads(report_file.read_text())
     n_train = report["para_train"] if args.para_train is None else args.para_train
-    heads, rows = train_para(featurize("para", encoder, args.data), featurize("para_train", encoder, args.data, n_train))
+    heads, rows = train_para(featurize("para", encoder, args.data, args.limit),
+                             featurize("para_train", encoder, args.data, n_train))
     attach_cv(heads, rows)
     old = report["reports"]
     at = next(i for i, r in enumerate(old) if r["head"].split(" ")[0] in heads)  # keep the rows' place
