@@ -1,8 +1,9 @@
 """The eight aesthetic attributes (after ArtiMuse), each a 0-100 score with the measured evidence behind it.
 
 Five are learned from PARA's human attribute scores (composition, colour, depth of field -> focus/detail,
-light -> lighting, content -> subject) and then blended with their own measured evidence (`blend`); their
-`kind` is "learned (PARA)". Three are heuristics, not checked against people, and say so in `kind`:
+light -> lighting, content -> subject; each a share of the aesthetics head plus a ridge on the rest,
+training/aesthetics.py) and then blended with their own measured evidence (`blend`); their `kind` is
+"learned (PARA)". Three are heuristics, not checked against people, and say so in `kind`:
 - technical: the quality score, less measured noise and JPEG blocks;
 - originality: how unusual the recognised content is: the percentile, among the reference images
   (analysis/reference.py), of the -ln frequency of the image's top ImageNet concepts in those images
@@ -11,7 +12,7 @@ light -> lighting, content -> subject) and then blended with their own measured 
 
 Why blend: PARA's raters score every attribute of a technically poor photo lower (a halo), and the heads
 learned that, so blur or noise dragged colour and lighting down as much as focus. `blend` takes a share of the
-quality's deviation from PARA's median out of the learned score (HALO = 0.1, see below), then adds the attribute's own evidence (measure.py), in 0-100 points:
+quality's deviation from PARA's median out of the learned score (HALO = 0.2, see below), then adds the attribute's own evidence (measure.py), in 0-100 points:
   composition  = learned - HALO dq - 150 max(0, 0.2 - edge_distance)   (subject pushed against an edge)
   colour       = learned - HALO dq + clip(30 (colourfulness - 0.15), -8, 4)
   lighting     = learned - HALO dq - 30 (max(0, 0.25 - mean_luminance) + max(0, mean_luminance - 0.65))
@@ -63,19 +64,21 @@ KINDS = {
 }
 # Share of the quality's deviation taken out of the learned attributes. Chosen on the even PARA sessions of
 # para-dev (benchmarks/attributes.py's CV predictions, quality from the recipe trained without PARA): the
-# largest of 0-0.4 whose blended SRCC stays within 0.02 of no halo correction's for every attribute. It was
-# 0.4 for the per-dataset quality head; under the common-scale head 0.4 cost 0.06-0.12 SRCC on the odd sessions.
-HALO = 0.1
+# largest of 0-0.4 (steps of 0.1) whose blended SRCC stays within 0.02 of no halo correction's for every
+# attribute. It was 0.4 for the per-dataset quality head, 0.1 under the common-scale head with ridge-only
+# attributes; with the attributes stacked on aesthetics 0.2 costs at most 0.018 (focus/detail), 0.3 0.033.
+HALO = 0.2
 # Median whole-image quality score of para-dev's 1,000 images under the shipped heads (was a stale 43.3):
 # `python -m iqa_core.training.percentiles` prints it from featurize's cached features while it writes the
 # reference table; recompute it there when the heads change.
 Q_REF = 46.7
 # Points for a subject e (2.7) times sharper than its backdrop. PARA's raters do not reward the ratio (SRCC
-# -0.06 with their depth-of-field score), so the gain is the largest of 0-10 within 0.02 PARA SRCC of none on
-# the even para-dev sessions (10 cost 0.035) that still ranks the depth-of-field version above the blurred
-# subject in >= 85% of benchmarks/subject.py's selection split (7.5: 95.5%; 0: 72%). The lighting evidence
-# was halved (60 -> 30, 40 -> 20) by the same PARA rule (it cost 0.034; halved, 0.014).
-FOCUS_GAIN = 7.5
+# -0.06 with their depth-of-field score), so the gain is the largest of 0-10 (steps of 2.5) within 0.02 PARA
+# SRCC of none on the even para-dev sessions that still ranks the depth-of-field version above the blurred
+# subject in >= 85% of benchmarks/subject.py's selection split (100 images x 2 strengths). Under the stacked
+# heads and HALO 0.2: 7.5 costs 0.030, 5 costs 0.013 and ranks 88% (0: 62.5%). The lighting evidence was
+# halved (60 -> 30, 40 -> 20) by the same PARA rule (it cost 0.034; halved, 0.014; stacked heads, 0.017).
+FOCUS_GAIN = 5.0
 LIGHT_EXPOSURE, LIGHT_CLIPPING = 30.0, 20.0
 
 

@@ -63,6 +63,14 @@ def fit_ridge(x: np.ndarray, y: np.ndarray, name: str, inputs: list[str], prior:
                       bias=np.array([model.intercept_], np.float32), info={"alpha": float(model.alpha_)}, **out)
 
 
+def ridge_columns(x: np.ndarray, y: np.ndarray, x_new: np.ndarray, prior: np.ndarray | None = None) -> np.ndarray:
+    """(len(x_new), k) predictions of fit_ridge's ridge for each of y's k columns, each column with its own
+    penalty: one kernel decomposition serves all columns (candidate targets chosen by inner folds)."""
+    z, mean, scale = _standardise(x, prior)
+    model = RidgeCV(alphas=RIDGE_ALPHAS, alpha_per_target=True).fit(z, y)
+    return model.predict((x_new - mean) / scale)
+
+
 def fit_distribution(x: np.ndarray, p: np.ndarray, name: str, inputs: list[str], classes: list[str],
                      groups: np.ndarray | None = None, c: float | None = None, prior: np.ndarray | None = None,
                      sample_weight: np.ndarray | None = None, cs: tuple[float, ...] = DISTRIBUTION_CS) -> LinearHead:

@@ -1,0 +1,55 @@
+"""PARA's attribute heads: stacked on the aesthetics head as one LinearHead, refitted alone into a heads file
+without touching the other heads, and the shipped ones at PARA CV SRCC >= 0.70."""
+import json
+import shutil
+
+import numpy as np
+from safetensors.numpy import load_file
+
+from iqa_core.model.heads import HEADS_FILE, load_heads
+from iqa_core.training import train
+from iqa_core.training.aesthetics import ATTRIBUTE_HEADS, fold_in
+from iqa_core.training.fit import fit_ridge
+
+PARA_HEADS = {*ATTRIBUTE_HEADS, "aesthetics"}
+
+
+def test_fold_in_adds_the_other_heads_raw_score():
+    """Two heads standardised on different data: the folded head scores share * other + head exactly."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 12)).astype(np.float32)
+    other = fit_ridge(x[:100] * 2.0 + 1.0, x[:100, 0], "a", ["image"])  # another sample's mean and scale
+    head = fit_ridge(x[100:], x[100:, 1], "b", ["image"], out_a=25.0, out_c=-25.0)
+    expected = head.raw(x)[:, 0] + 0.75 * other.raw(x)[:, 0]
+    folded = fold_in(head, other, 0.75)
+    assert np.allclose(folded.raw(x)[:, 0], expected, atol=1e-4)
+
+
+def test_shipped_attribute_heads_are_stacked_and_agree_with_people():
+    heads = load_heads()
+    for name in ATTRIBUTE_HEADS:
+        info = heads[name].info
+        assert 0.0 < info["aesthetics_share"] <= 1.5, name
+        assert info["cv"][0]["cv"]["srcc"] >= 0.70, (name, info["cv"])
+
+
+def test_para_only_refit_keeps_every_other_head(tmp_path, monkeypatch, data_root):
+    monkeypatch.setenv("IQA_FEATURE_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "heads.safetensors"
+    shutil.copy(HEADS_FILE, out)
+    shutil.copy(train.REPORT_FILE, tmp_path / train.REPORT_FILE.name)
+    before = load_file(str(out))
+    args = ["--para-only", "--limit", "40", "--para-train", "40", "--out", str(out), "--data", str(data_root)]
+    assert train.main(args) == 0
+    after = load_file(str(out))
+    assert set(after) == set(before)
+    for key in (k for k, v in before.items() if v.size):  # empty class_values are alike in every head
+        same = np.array_equal(before[key], after[key])
+        assert same == (key.split(".")[0].split("#")[0] not in PARA_HEADS), key  # only PARA's heads refitted
+    report = json.loads((tmp_path / train.REPORT_FILE.name).read_text())
+    old = json.loads(train.REPORT_FILE.read_text())
+    assert [r["head"] for r in report["reports"]] == [r["head"] for r in old["reports"]]
+    assert [r for r in report["reports"] if r["head"].split(" ")[0] not in PARA_HEADS] == \
+        [r for r in old["reports"] if r["head"].split(" ")[0] not in PARA_HEADS]
+    assert report["para_train"] == 40
+    assert all("aesthetics_share" in load_heads(out)[name].info for name in ATTRIBUTE_HEADS)
