@@ -58,10 +58,12 @@ class Variant:
         return env | ({ENGINE_ENV: self.engine} if self.engine else {})
 
 
-def child(cmd: list[str], variant: Variant | None = None, stdin: str | None = None) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS in MB, stdout) of one fresh process run in the variant's tree. The peak is of
-    the whole process tree, sampled every 20 ms (wait4's own peak would miss worker processes). Output goes to
-    files, so a chatty child never blocks on a full pipe."""
+def child(cmd: list[str], variant: Variant | None = None, stdin: str | None = None,
+          watch_rss: bool = False) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS in MB or nan, stdout) of one fresh process run in the variant's tree. With
+    watch_rss the peak is of the whole process tree, sampled every 50 ms (wait4's own peak would miss worker
+    processes); without, nothing runs beside the child (sampling stalls a child that uses both cores). Output
+    goes to files, so a chatty child never blocks on a full pipe."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=variant.root if variant else ROOT, env=variant.env() if variant else None,
@@ -70,10 +72,11 @@ def child(cmd: list[str], variant: Variant | None = None, stdin: str | None = No
         if stdin is not None:
             proc.stdin.write(stdin)
             proc.stdin.close()
-        watched, peak = psutil.Process(proc.pid), 0.0
-        while proc.poll() is None:
+        watched, peak = psutil.Process(proc.pid), (0.0 if watch_rss else float("nan"))
+        while watch_rss and proc.poll() is None:
             peak = max(peak, tree_rss_mb(watched))
-            time.sleep(0.02)
+            time.sleep(0.05)
+        proc.wait()
         wall = time.perf_counter() - t0
         if proc.returncode != 0:
             err.seek(0)
@@ -152,7 +155,7 @@ def _measure(args: argparse.Namespace, runs: list[Variant]) -> int:
         for v in abba([*runs, *other, brisque], args.rounds):
             cmd = ([py, "-c", BRISQUE_SCRIPT, str(imgs)] if v is brisque
                    else [py, "-m", "iqa_core", "batch", str(imgs), "--out", str(out), *v.batch_args])
-            wall, rss, _ = child(cmd, v)
+            wall, rss, _ = child(cmd, v, watch_rss=True)
             whole[v.label].append(wall)
             peak[v.label] = max(peak.get(v.label, 0.0), rss)
         # Cold start of one prompted assessment against a cold `import torch`.
