@@ -31,15 +31,16 @@ def place(x: float, y: float) -> str:
     return row if col == "centre" else f"{row} {col}"
 
 
-def _splits(xy: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _splits(xy: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
     """Douglas-Peucker's recursion over the chain xy, as skimage's approximate_polygon runs it (the same
     distances, so the same points), down to `tolerance`, recorded once for every larger tolerance: for each
-    split, the point it keeps, its distance from the chord and its parent split (-1: the whole chain),
-    parents before children."""
-    point, dist, parent = [], [], []
-    stack = [(0, len(xy) - 1, -1)]
+    split, the point it keeps and its reach, the smallest chord distance along its line of parent splits
+    (itself included). A split survives a tolerance exactly when its reach exceeds it, because
+    approximate_polygon only splits a piece whose parent split was made."""
+    point, reach = [], []
+    stack = [(0, len(xy) - 1, np.inf)]
     while stack:
-        start, end, up = stack.pop()
+        start, end, above = stack.pop()
         if end - start < 2:
             continue
         (r0, c0), (r1, c1) = xy[start], xy[end]
@@ -54,22 +55,18 @@ def _splits(xy: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray, n
                      np.minimum(np.sqrt(dc0 ** 2 + dr0 ** 2), np.sqrt(dc1 ** 2 + dr1 ** 2)))
         i = int(np.argmax(d))
         if d[i] > tolerance:
-            node, at = len(point), start + 1 + i
-            point.append(at), dist.append(d[i]), parent.append(up)
-            stack += [(at, end, node), (start, at, node)]
-    return np.array(point, np.int64), np.array(dist), np.array(parent, np.int64)
+            at, r = start + 1 + i, min(float(d[i]), above)
+            point.append(at), reach.append(r)
+            stack += [(at, end, r), (start, at, r)]
+    return np.array(point, np.int64), np.array(reach)
 
 
-def _simplified(xy: np.ndarray, splits: tuple[np.ndarray, np.ndarray, np.ndarray], tolerance: float) -> np.ndarray:
-    """approximate_polygon(xy, tolerance) read off _splits (made for a tolerance at most this one): a split
-    is kept while its distance, and every ancestor's, exceeds the tolerance."""
-    point, dist, parent = splits
-    kept = np.zeros(len(point), bool)
-    for j in range(len(point)):
-        kept[j] = dist[j] > tolerance and (parent[j] < 0 or kept[parent[j]])
+def _simplified(xy: np.ndarray, splits: tuple[np.ndarray, np.ndarray], tolerance: float) -> np.ndarray:
+    """approximate_polygon(xy, tolerance) read off _splits (made for a tolerance at most this one)."""
+    point, reach = splits
     chain = np.zeros(len(xy), bool)
     chain[[0, -1]] = True
-    chain[point[kept]] = True
+    chain[point[reach > tolerance]] = True
     return xy[chain]
 
 
@@ -90,10 +87,9 @@ def polygons(mask: np.ndarray, max_points: int = MAX_POINTS, min_share: float = 
             continue
         xy, tol = np.stack([x, y], 1)[::3], 0.6  # every 3rd point: the contour is smooth at that spacing
         splits = _splits(xy, tol)
-        poly = _simplified(xy, splits, tol)
-        while len(poly) > max_points + 1:
+        while 2 + int((splits[1] > tol).sum()) > max_points + 1:  # the point count at tol, without building it
             tol *= 1.6
-            poly = _simplified(xy, splits, tol)
+        poly = _simplified(xy, splits, tol)
         frac = np.clip(poly[:-1] / np.array([w, h]), 0.0, 1.0)
         out.append((-area, [[round(float(a), 4), round(float(b), 4)] for a, b in frac]))
     out.sort(key=lambda t: -t[0])
