@@ -145,6 +145,7 @@ def _measure(args: argparse.Namespace, runs: list[Variant]) -> int:
     whole, peak = {lab: [] for lab in (*labels, *(v.label for v in other), "brisque")}, {}
     cold = {lab: [] for lab in (*labels, "import torch")}
     timings, walls, rate = ({lab: [] for lab in labels} for _ in range(3))
+    process_rate: dict[str, list[float]] = {}  # the process engine's, where a variant's code has it
     with tempfile.TemporaryDirectory() as tmp:
         imgs = Path(tmp) / "images"
         imgs.mkdir()
@@ -173,6 +174,8 @@ def _measure(args: argparse.Namespace, runs: list[Variant]) -> int:
             timings[v.label] += got["timings"]
             walls[v.label] += got["walls"]
             rate[v.label].append(got["batch_images_per_s"])
+            if got.get("process_batch_images_per_s"):
+                process_rate.setdefault(v.label, []).append(got["process_batch_images_per_s"])
 
     med = lambda v: float(np.median(v))  # noqa: E731
     results = {"n": len(samples), "variants": {v.label: {"engine": v.engine, "tree": "this" if v.root == ROOT
@@ -193,6 +196,7 @@ def _measure(args: argparse.Namespace, runs: list[Variant]) -> int:
     results["whole_batch_s"]["brisque"] = med(whole["brisque"])
     results["cold_start_s"]["import torch"] = med(cold["import torch"])
     results["peak_rss_mb"]["brisque"] = peak["brisque"]
+    results["process_batch_images_per_s"] = {lab: med(r) for lab, r in process_rate.items()}
     for v in other:
         results["whole_batch_s"][v.label] = med(whole[v.label])
         results["whole_batch_over_brisque"][v.label] = med(whole[v.label]) / med(whole["brisque"])
@@ -228,6 +232,9 @@ def _measure(args: argparse.Namespace, runs: list[Variant]) -> int:
                       results["peak_rss_mb"][v.label]] for v in other],
                     ["batch command", "whole process (s)", "/ BRISQUE alone", "peak RSS, process tree (MB)"],
                     "This code's batch command with its other engine, alternated with the runs above"))
+    for lab, r in results["process_batch_images_per_s"].items():
+        print(f"process engine, {lab}: {r:.2f} images/s from first row to last "
+              f"({r / results['batch_images_per_s'][ref]:.2f}x {ref}'s thread batch)")
     name = "speed" if args.reference in ("torch", "none") else f"speed-{args.reference}"
     print(f"wrote {write_json(name + (f'-threads{args.threads}' if args.threads else '') + '.json', results)}")
     return 0

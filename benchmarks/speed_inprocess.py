@@ -3,7 +3,8 @@ variant's tree (this checkout, or an older commit's worktree), so that two versi
 one run. Reads a JSON job on stdin, writes a JSON result on stdout:
 
     job:    {"samples": [[path, prompt or null], ...], "folder": str, "files": [str, ...], "threads": int}
-    result: {"timings": [{stage: ms}, ...], "walls": [s, ...], "batch_images_per_s": float}
+    result: {"timings": [{stage: ms}, ...], "walls": [s, ...], "batch_images_per_s": float,
+             "process_batch_images_per_s": float or null}
 
 It uses only the calls every version since the stage packages has (Assessor.assess, timings_ms,
 workflows.batch.run), and sets the thread budget by the name each version gives it.
@@ -15,6 +16,19 @@ import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
+
+
+def process_rate(job: dict) -> float | None:
+    """Images per second of the process engine, where this version has one: from its first row to its last,
+    so that the workers' start (each loads the models, as the Assessor above did before its clock) is left
+    out, as it is for the thread batch."""
+    try:
+        from iqa_core.workflows import process_engine
+    except ImportError:
+        return None
+    stamps = [time.perf_counter() for r in process_engine.run(Path(job["folder"]), {}, [Path(f) for f in job["files"]])
+              if not r.get("error")]
+    return (len(stamps) - 1) / (stamps[-1] - stamps[0])
 
 
 def main() -> int:
@@ -39,7 +53,8 @@ def main() -> int:
         n_ok = sum(1 for r in batch.run(assessor, Path(job["folder"]), files=[Path(f) for f in job["files"]])
                    if not r.get("error"))
         rate = n_ok / (time.perf_counter() - t0)
-    json.dump({"timings": timings, "walls": walls, "batch_images_per_s": rate}, sys.stdout)
+    json.dump({"timings": timings, "walls": walls, "batch_images_per_s": rate,
+               "process_batch_images_per_s": process_rate(job)}, sys.stdout)
     return 0
 
 
