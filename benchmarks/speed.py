@@ -102,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reference", default="torch",
                     help="an engine of this code (torch, onnx), none, or a commit to check out and run")
     ap.add_argument("--rounds", type=int, default=2, help="alternated rounds of each measurement")
-    ap.add_argument("--batch-engines", nargs="*", default=["processes"], metavar="ENGINE",
-                    help="other engines of this code's batch command to time too (default: processes)")
+    ap.add_argument("--batch-engines", nargs="*", default=["local"], metavar="ENGINE",
+                    help="other engines of this code's batch command to time too (default: local, the threads)")
     ap.add_argument("--threads", type=int, default=0,
                     help="thread budget of the in-process measurements (default: the process's own)")
     args = ap.parse_args(argv)

@@ -120,9 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", required=True,
                    help="results.jsonl (one JSON object per line), results.csv or results.parquet (the CSV's columns)")
     b.add_argument("--metadata", help="CSV with a column 'image' and any of prompt, negative_prompt, tags, caption")
-    b.add_argument("--engine", choices=("local", "processes", "ray"), default="local",
-                   help="local: threads in this process (default); processes: worker processes on this machine, "
-                        "each with its own models; ray: a Ray Data job (pip install .[ray])")
+    b.add_argument("--engine", choices=("processes", "local", "ray"), default="processes",
+                   help="processes: worker processes on this machine, each with its own models (default); local: "
+                        "threads in this process, one set of models; ray: a Ray Data job (pip install .[ray])")
     b.add_argument("--address", help="with --engine ray: the Ray cluster to join (e.g. auto, ray://head:10001); "
                                      "without it a local Ray starts for the job")
     b.add_argument("--workers", type=int, help=f"threads for local, processes for processes (default {batch.WORKERS}), "
