@@ -1,7 +1,11 @@
-"""The local batch with decode-ahead: rows equal one-by-one assessments, in file order, whatever order the
-threads finish in; a bad file gives its error row in its place and the batch goes on."""
+"""The batch engines. Threads with decode-ahead: rows equal one-by-one assessments, in file order, whatever
+order the threads finish in; a bad file gives its error row in its place and the batch goes on. Worker
+processes: the threads' rows in file order; a file that kills its worker gets an error row of its own, and
+every other file, including those in flight with it, still gets its row."""
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
 import shutil
 import threading
 import time
@@ -9,7 +13,7 @@ import time
 import pytest
 
 from iqa_core.training import datasets
-from iqa_core.workflows import batch
+from iqa_core.workflows import batch, process_engine
 
 
 def _comparable(row: dict) -> dict:
@@ -66,3 +70,42 @@ def test_decode_ahead_rows_equal_single_assessments_in_file_order(assessor, fold
     broken = [r for r in got if r.get("error")]
     assert len(broken) == 1 and broken[0]["image"].endswith("-broken.jpg") and set(broken[0]) == {"image", "error"}
     assert sum(1 for r in got if not r.get("error")) == 6
+
+
+def test_worker_processes_give_the_local_rows_in_file_order(assessor, folder):
+    files = batch.list_images(folder)
+    meta = {files[0].name: {"prompt": "a photo of a street"}}
+    want = [_comparable(r) for r in batch.run(assessor, folder, meta, files)]
+    got = [_comparable(r) for r in process_engine.run(folder, meta, files, workers=2)]
+    assert [r["image"] for r in got] == [f.name for f in files]
+    assert got == want
+    assert sum(1 for r in got if r.get("error")) == 1 and got[0]["alignment"] is not None
+
+
+def _fake_start(threads: int) -> None:
+    pass
+
+
+def _fake_assess(path: str, folder: str, metadata) -> dict:
+    """A worker that dies on one file (as a decoder crash or an OOM kill would) and rows for the rest."""
+    name = os.path.basename(path)
+    if name.startswith("kill"):
+        os._exit(3)
+    return {"image": name, "quality": float(len(name))}
+
+
+def test_a_file_that_kills_its_worker_gets_an_error_row_and_the_rest_their_rows(tmp_path, monkeypatch):
+    names = ["a.png", "b.png", "c.png", "kill-d.png", "e.png", "f.png", "g.png", "kill-h.png", "i.png"]
+    for n in names:
+        (tmp_path / n).write_bytes(b"x")
+    monkeypatch.setattr(process_engine, "_start", _fake_start)
+    monkeypatch.setattr(process_engine, "_assess", _fake_assess)
+    # fork: the workers inherit the patched functions (the default, spawn, would import the real ones)
+    rows = list(process_engine.run(tmp_path, {}, [tmp_path / n for n in names], workers=2,
+                                   context=mp.get_context("fork")))
+    assert [r["image"] for r in rows] == names
+    for n, r in zip(names, rows):
+        if n.startswith("kill"):
+            assert "stopped" in r["error"] and "quality" not in r
+        else:
+            assert r == {"image": n, "quality": float(len(n))}
