@@ -86,11 +86,14 @@ def test_a_killed_worker_is_replaced_and_nothing_is_lost_or_repeated(folder, ref
     the local engine's values; afterwards every process Ray started is gone."""
     me = psutil.Process()
     meta = batch.read_metadata_csv(folder / "meta.csv")
+    # Children from before the job (e.g. multiprocessing's resource tracker, which lives as long as this
+    # process once another test has used worker processes) are not Ray's to clean up.
+    before = {p.pid for p in me.children(recursive=True)}
     rows, started, victim, workers = [], {}, None, set()
     with ray_engine.session(num_cpus=2):
         for row in ray_engine.run(folder, meta, workers=2, batch_size=2):
             rows.append(row)
-            started.update({p.pid: p for p in me.children(recursive=True)})
+            started.update({p.pid: p for p in me.children(recursive=True) if p.pid not in before})
             workers |= {p.pid for p in _pool(me)}
             if victim is None:
                 pool = _pool(me)
