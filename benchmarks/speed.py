@@ -31,7 +31,8 @@ from iqa_core.model.encoders.lite import ENGINE_ENV, ENGINES
 from iqa_core.training import datasets
 from iqa_core.workflows import batch
 
-STAGES = ("decode", "metadata", "encode", "heads", "subject", "attributes", "regions", "explanation", "total")
+STAGES = ("decode", "metadata", "encode", "heads", "measure", "subject", "attributes", "regions", "explanation",
+          "total")
 INPROCESS = Path(__file__).with_name("speed_inprocess.py")
 BRISQUE_SCRIPT = """
 import sys

@@ -5,6 +5,7 @@ the stages (Prepared, ModelOutputs). Plain data in, Assessment out; `assess` is 
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from iqa_core import __version__, explain
-from iqa_core.analysis import attributes, measure, reference, regions, subject
+from iqa_core.analysis import attributes, measured, reference, regions, subject
 from iqa_core.assessment import Assessment, NativeCrop, Sentiment
 from iqa_core.explain import writers
 from iqa_core.inputs.load import LoadedImage, load_image
@@ -47,6 +48,7 @@ class ModelOutputs:
     p_positive: float
     ai_generated: float | None = None  # the quality gate's AI-image share, where the head has a gate
     native: list[NativeCrop] = field(default_factory=list)  # a large image's crops at its pixels
+    measuring: Future | None = None  # measured.measure_image, run beside the encoder (None: measure in line)
 
 
 @dataclass
@@ -99,6 +101,7 @@ class Assessor:
 
     # -- forward ----------------------------------------------------------------------------------------
     def forward(self, batch: list[Prepared]) -> list[ModelOutputs]:
+        measuring = [measured.ahead(p.loaded.image) for p in batch]  # the maps are not needed for it
         t0 = time.perf_counter()
         # A zero-shot quality backend replaces the head's score: its crops would only cost time.
         crops = [native_crops.crops(p.loaded.image) if self.backends["quality"] == "lite" else [] for p in batch]
@@ -106,11 +109,12 @@ class Assessor:
                                                 for im in [p.loaded.image] + [c for _, c in cs]]))
         encode_ms = (time.perf_counter() - t0) * 1000.0 / len(batch)
         outs = []
-        for prep, cs in zip(batch, crops):
+        for prep, cs, pending in zip(batch, crops, measuring):
             fm, crop_maps = next(maps), [next(maps) for _ in cs]
             prep.timings["encode"] = round(encode_ms, 2)
             with _timed(prep.timings, "heads"):
                 outs.append(self._heads(prep, fm, [box for box, _ in cs], crop_maps))
+            outs[-1].measuring = pending
         return outs
 
     def _native(self, boxes: list, crop_maps: list[FeatureMaps]) -> list[NativeCrop]:
@@ -159,12 +163,15 @@ class Assessor:
         p_pos = out.p_positive
         sentiment = Sentiment("positive" if p_pos >= 0.5 else "negative", round(max(p_pos, 1 - p_pos), 4))
         q = self.heads["quality"]
+        with _timed(t, "measure"):  # what is left of it after the encoder, or all of it in line
+            done = measured.result(out.measuring, img)
+        working = done.working  # measured once, read by the subject, attributes and regions
         with _timed(t, "subject"):
-            working = measure.WorkingCopy.of(img)  # measured once, read by the subject, attributes and regions
             found = subject.find(out.maps, self.encoder.image.classifier, working, self.encoder.names)
             found.subject.quality = round(float(q.predict(features.pool_regions(out.maps.maps, [found.grid]))[0]), 2)
         with _timed(t, "regions"):
-            segs, region_scores, issues = regions.compute(out.maps, q.predict, image=img, working=working)
+            segs, region_scores, issues = regions.compute(out.maps, q.predict, image=img, working=working,
+                                                          evidence=done.evidence)
             region_list = regions.describe(segs, region_scores, issues)
             subject.judge_regions(region_list, [sg.mask for sg in segs], found)
             if self.backends["quality"] == "lite":  # a zero-shot backend's score stays as it gave it
@@ -172,7 +179,7 @@ class Assessor:
                 quality = subject.blend_quality(quality, region_list, found.subject.quality)
                 quality = native_crops.blend(quality, [c.quality for c in out.native])
         with _timed(t, "attributes"):
-            stats = measure.measure(working)
+            stats = dict(done.stats)
             stats.update(subject.focus_stats(found.subject))
             stats["top_concept_probability"] = float(out.maps.concepts.max())
             learned = {a: s[h] for a, h in attributes.LEARNED.items()}

@@ -9,8 +9,17 @@ import numpy as np
 
 from iqa_core.model.heads import Head, LinearHead
 from iqa_core.training.featurize import IMAGE_INPUTS, POWER_TECHNICAL, Featurized, report
-from iqa_core.training.fit import (SEED, CVResult, correlations, cross_val_predict, fit_ridge, folds, ridge_and_iovqa,
-                                   ridge_columns, srcc)
+from iqa_core.training.fit import (
+    SEED,
+    CVResult,
+    correlations,
+    cross_val_predict,
+    fit_ridge,
+    folds,
+    ridge_and_iovqa,
+    ridge_columns,
+    srcc,
+)
 
 ATTRIBUTE_HEADS = {"attr_composition": "composition", "attr_colour": "colour", "attr_focus_detail": "focus_detail",
                    "attr_lighting": "lighting", "attr_subject": "subject"}

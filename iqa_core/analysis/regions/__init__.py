@@ -100,14 +100,15 @@ def region_scores(segs: list[Segment], fm: FeatureMaps, image: Image.Image | Non
 
 
 def compute(fm: FeatureMaps, quality_fn, image: Image.Image | None = None, method: str = DEFAULT_METHOD,
-            scoring: str = DEFAULT_SCORING, working: WorkingCopy | None = None
+            scoring: str = DEFAULT_SCORING, working: WorkingCopy | None = None, evidence: Evidence | None = None
             ) -> tuple[list[Segment], np.ndarray, list[str | None]]:
-    """Segments, their 0-100 scores and likeliest damage (see region_scores). quality_fn maps pooled features (n, D) to quality scores. Without
-    the image there is no evidence: the regions are then feature clusters (or the grid) scored by the head."""
+    """Segments, their 0-100 scores and likeliest damage (see region_scores). quality_fn maps pooled features
+    (n, D) to quality scores. Without the image there is no evidence: the regions are then feature clusters (or
+    the grid) scored by the head. working, evidence: the image's measured copy and evidence, if already made."""
     if image is None and method == "superpixel":
         method = "grid"
     with _BLAS.limit(limits=1, user_api="blas") if _BLAS is not None else nullcontext():
-        ev = (Evidence(working or image) if image is not None and (method != "grid" or scoring != "head")
+        ev = (evidence or Evidence(working or image) if image is not None and (method != "grid" or scoring != "head")
               else None)
         segs = segment_image(method, fm, image, ev)
         return (segs, *region_scores(segs, fm, image, quality_fn, scoring, ev))
