@@ -129,3 +129,22 @@ def test_block_dims_describe_the_pooled_image_vector(assessor, agiqa):
     vec = features.pool_maps(fm.maps)
     assert sum(dims) == len(vec) == assessor.heads["quality"].mean.shape[0]
     assert len(dims) == 2 * len(fm.maps) * len(next(iter(fm.maps.values())))  # mean and std per map and size
+
+
+def test_measuring_beside_the_encoder_gives_the_in_line_result(assessor, agiqa):
+    """With a spare core the measuring runs on a second thread during the encode; with one thread (a batch
+    worker) it runs in line: the assessment is the same either way."""
+    from iqa_core.analysis import measured
+    from iqa_core.runtime import thread_budget
+
+    s = agiqa[1]
+    with thread_budget(2):
+        prep = assessor.preprocess(s.path, prompt=s.prompt)
+        out = assessor.forward([prep])[0]
+        assert out.measuring is not None
+        beside = assessor.postprocess(prep, out).to_dict()
+    with thread_budget(1):
+        assert measured.ahead(Image.new("RGB", (8, 8))) is None
+        in_line = assessor.assess(s.path, prompt=s.prompt).to_dict()
+    beside.pop("timings_ms"), in_line.pop("timings_ms")
+    assert beside == in_line
