@@ -6,7 +6,8 @@ import ctypes
 import ctypes.util
 import os
 import sys
-import threading
+import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -62,18 +63,27 @@ def configure_server(concurrency: int) -> None:
     limit_malloc_arenas()
 
 
-def cached_array(key: str, name: str, make) -> np.ndarray:
+def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
+    """write(temporary file) then rename it to path: a process reading the cache concurrently never sees half
+    a file. The temporary name keeps path's suffix (writers such as np.save and the ONNX exporter read it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def cached_array(key: str, name: str, make: Callable[[], np.ndarray]) -> np.ndarray:
     """An array derived from shipped weights (e.g. a layer read from the PyTorch model), cached under
-    cache_root() / "arrays" / key, so that later processes need not load what it was read from. Written to a
-    temporary name and renamed: a concurrent reader never sees half a file."""
+    cache_root() / "arrays" / key, so that later processes need not load what it was read from."""
     path = cache_root() / "arrays" / key / f"{name}.npy"
     if path.is_file():
         return np.load(path)
     arr = np.asarray(make())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{threading.get_ident()}.npy")
-    np.save(tmp, arr)
-    os.replace(tmp, path)
+    write_atomically(path, lambda tmp: np.save(tmp, arr))
     return arr
 
 

@@ -13,14 +13,13 @@ reported as an error row; every other file still gets its row.
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from iqa_core.workflows.batch import assess_file, error_row
+from iqa_core.workflows.batch import assess_file, error_row, worker_threads
 
 _assessor = None  # the worker's own Assessor
 
@@ -48,7 +47,7 @@ def run(folder: Path, metadata: Mapping[str, dict[str, str]], files: list[Path],
     (default spawn: a worker starts from a clean interpreter, never from a copy of a threaded parent)."""
     folder, files = Path(folder), [Path(f) for f in files]
     workers = max(1, min(workers, len(files)))  # a worker without a file would only load the models
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = worker_threads(workers)
     context = context or mp.get_context("spawn")
 
     def pool() -> ProcessPoolExecutor:

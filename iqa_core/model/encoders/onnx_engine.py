@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import os
 import threading
-import uuid
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import onnxruntime as ort
 
-from iqa_core.runtime import cache_root, compute_threads
+from iqa_core.runtime import cache_root, compute_threads, write_atomically
 
 OPSET = 17
 
@@ -27,13 +26,7 @@ def ensure_graph(path: Path, export: Callable[[str, int], None]) -> Path:
     """The cached graph, exported now by export(file, opset) (a few seconds, needs torch) if missing.
     Written to a temporary name and renamed, so a process reading it concurrently never sees half a file."""
     if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}.onnx")
-        try:
-            export(str(tmp), OPSET)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_atomically(path, lambda tmp: export(str(tmp), OPSET))
     return path
 
 
