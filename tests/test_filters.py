@@ -42,3 +42,25 @@ def test_gaussian_stack_smooths_each_channel_over_both_axes(lums):
     close(filters.gaussian_stack(stack, 1.0), ndimage.gaussian_filter(stack, (1.0, 1.0, 0)), stack)
     flat = np.ones((9, 12, 2), np.float32)
     close(filters.gaussian_stack(flat, 1.0), flat, flat)  # weights sum to 1 at the borders too
+
+
+def test_masks_resized_four_at_a_time_equal_each_resized_alone():
+    """pool_regions resizes a region map's masks as the bands of CMYK images: each band must be exactly its own
+    resize, tiny masks keep their nearest cell, and masks of different sizes still pool."""
+    from iqa_core.model.features import resize_mask, resize_masks
+
+    rng = np.random.default_rng(0)
+    masks = [(rng.random((28, 28)) > 0.6).astype(np.float32) for _ in range(6)] + [rng.random((28, 28))]
+    tiny = np.zeros((28, 28), np.float32)
+    tiny[27, 0] = 1.0
+    faint = np.zeros((28, 28), np.float32)
+    faint[3, 3] = 0.004  # resizes to nothing: resize_mask's nearest-cell fallback
+    masks += [faint, tiny]
+    for h, w in [(112, 112), (56, 56), (28, 28), (14, 14), (7, 7), (9, 13)]:
+        got = resize_masks(masks, h, w)
+        assert got.shape == (len(masks), h, w) and got.dtype == np.float32
+        for g, m in zip(got, masks):
+            assert np.array_equal(g, resize_mask(m, h, w))
+        assert got[-1].sum() > 0  # the tiny mask still weighs some cell
+    mixed = [masks[0], np.ones((48, 48), np.float32)]
+    assert all(np.array_equal(g, resize_mask(m, 14, 14)) for g, m in zip(resize_masks(mixed, 14, 14), mixed))

@@ -13,6 +13,7 @@ from PIL import Image
 
 from iqa_core.analysis import measure
 from iqa_core.analysis.regions.evidence import Evidence
+from iqa_core.analysis.regions.segment import GRID
 from iqa_core.runtime import compute_threads
 
 _AHEAD = ThreadPoolExecutor(max_workers=2, thread_name_prefix="iqa-measure")  # idle threads cost nothing
@@ -27,7 +28,9 @@ class Measured:
 
 def measure_image(image: Image.Image) -> Measured:
     working = measure.WorkingCopy.of(image)
-    return Measured(working, measure.measure(working), Evidence(working))
+    evidence = Evidence(working)
+    evidence.channels(GRID, GRID)  # what the feature segmentation reads of it
+    return Measured(working, measure.measure(working), evidence)
 
 
 def ahead(image: Image.Image) -> Future | None:

@@ -15,6 +15,11 @@ def _box(a: np.ndarray, w: int, h: int) -> np.ndarray:
     return np.asarray(Image.fromarray(a.astype(np.float32)).resize((w, h), Image.BOX))
 
 
+def _thin(a: np.ndarray) -> np.ndarray:
+    """Every other row and column, flat: severity's sample."""
+    return a[::2, ::2].ravel()
+
+
 def _label_quantile(values: np.ndarray, labels: np.ndarray, n: int, q: float, lo: float, hi: float,
                     bins: int = 64) -> np.ndarray:
     """Per-label q-quantile from one 2-D histogram (bin centres): no sort, a few milliseconds."""
@@ -43,13 +48,27 @@ class Evidence:
         mx, mn = w.extremes
         self.sat = mx[::2, ::2] - mn[::2, ::2]
         self.edge = self.coarse[::2, ::2] > np.percentile(self.coarse[::2, ::2], 70)
+        # What severity reads that no label map changes, made here (beside the encoder, for a single request):
+        # the thinned samples, and the steps with a zero last column / row, so that their per-label sums run
+        # over the contiguous full label map (adding zeros leaves every sum exactly as it was).
+        self._edge = self.edge.ravel()
+        self._lap, self._coarse = _thin(self.lap), _thin(self.coarse)
+        self._lap_edge, self._coarse_edge = self._lap[self._edge], self._coarse[self._edge]
+        self._log_noise, self._lum, self._clip = np.log1p(_thin(self.noise)), _thin(self.lum), _thin(self.clip)
+        h, wd = self.lum.shape
+        self._dx_full, self._dy_full = np.zeros((h, wd)), np.zeros((h, wd))
+        self._dx_full[:, :-1], self._dy_full[:-1] = self.dx, self.dy
+        self._grids: dict[tuple[int, int], np.ndarray] = {}
 
     def channels(self, w: int, h: int) -> np.ndarray:
-        """(h, w, 5) channels for clustering, each standardised over the image."""
-        lap, coarse = _box(self.lap, w, h), _box(self.coarse, w, h)
-        x = np.stack([np.log1p(lap), np.log1p(_box(self.noise, w, h)), np.log((lap + 0.5) / (coarse + 0.5)),
-                      3.0 * _box(self.clip, w, h), 2.0 * _box(self.lum, w, h)], -1)
-        return (x - x.mean((0, 1))) / (x.std((0, 1)) + 0.05)
+        """(h, w, 5) channels for clustering, each standardised over the image; kept per grid size (the
+        measuring beside the encoder makes the feature segmentation's ahead of it)."""
+        if (w, h) not in self._grids:
+            lap, coarse = _box(self.lap, w, h), _box(self.coarse, w, h)
+            x = np.stack([np.log1p(lap), np.log1p(_box(self.noise, w, h)), np.log((lap + 0.5) / (coarse + 0.5)),
+                          3.0 * _box(self.clip, w, h), 2.0 * _box(self.lum, w, h)], -1)
+            self._grids[w, h] = (x - x.mean((0, 1))) / (x.std((0, 1)) + 0.05)
+        return self._grids[w, h]
 
     @staticmethod
     def _labels(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -62,34 +81,34 @@ class Evidence:
         every other row and column (the maps are computed at full resolution; this only thins the sample)."""
         n = int(labels.max()) + 1
         full = self._labels(labels, self.lum.shape)
-        lab = full[::2, ::2]
-        pick = lambda a: a[::2, ::2].ravel()  # noqa: E731
-        flat = lab.ravel()
+        flat = full[::2, ::2].ravel()
         cnt = np.maximum(np.bincount(flat, minlength=n), 1)
-        mean = lambda a: np.bincount(flat, pick(a), n) / cnt  # noqa: E731
-        edge = self.edge.ravel()
-        e = flat[edge]
+        mean = lambda a: np.bincount(flat, a, n) / cnt  # noqa: E731
+        e = flat[self._edge]
         ecnt = np.bincount(e, minlength=n)
-        sharp = ((np.bincount(e, pick(self.lap)[edge], n) + 0.5 * ecnt) /
-                 (np.bincount(e, pick(self.coarse)[edge], n) + 0.5 * ecnt + 1e-9))
+        sharp = ((np.bincount(e, self._lap_edge, n) + 0.5 * ecnt) /
+                 (np.bincount(e, self._coarse_edge, n) + 0.5 * ecnt + 1e-9))
         sharp = np.where(ecnt >= 10, sharp, np.nan)  # too few edges to judge: as the median region
         sharp = np.where(np.isnan(sharp), np.nanmedian(sharp) if np.isfinite(sharp).any() else 1.0, sharp)
-        ratio = (mean(self.lap) + 0.5) / (mean(self.coarse) + 0.5)
-        floor = np.expm1(_label_quantile(np.log1p(pick(self.noise)), flat, n, 0.2, 0.0, 7.0))
-        p5 = _label_quantile(pick(self.lum), flat, n, 0.05, 0.0, 1.0)
-        p50 = _label_quantile(pick(self.lum), flat, n, 0.5, 0.0, 1.0)
+        ratio = (mean(self._lap) + 0.5) / (mean(self._coarse) + 0.5)
+        floor = np.expm1(_label_quantile(self._log_noise, flat, n, 0.2, 0.0, 7.0))
+        p5 = _label_quantile(self._lum, flat, n, 0.05, 0.0, 1.0)
+        p50 = _label_quantile(self._lum, flat, n, 0.5, 0.0, 1.0)
         lx, ly = full[:, :-1], full[:-1, :]
         on_s = (np.bincount(lx[:, 7::8].ravel(), self.dx[:, 7::8].ravel(), n) +
                 np.bincount(ly[7::8].ravel(), self.dy[7::8].ravel(), n))  # steps across the 8-px grid
         on_c = np.bincount(lx[:, 7::8].ravel(), minlength=n) + np.bincount(ly[7::8].ravel(), minlength=n)
-        all_s = np.bincount(lx.ravel(), self.dx.ravel(), n) + np.bincount(ly.ravel(), self.dy.ravel(), n)
-        all_c = np.bincount(lx.ravel(), minlength=n) + np.bincount(ly.ravel(), minlength=n)
+        every = full.ravel()
+        all_s = np.bincount(every, self._dx_full.ravel(), n) + np.bincount(every, self._dy_full.ravel(), n)
+        # Pixels with a right and with a lower neighbour: all of them less the last column, and less the last row.
+        all_c = 2 * np.bincount(every, minlength=n) - np.bincount(full[:, -1], minlength=n) \
+            - np.bincount(full[-1], minlength=n)
         on, off = on_s / np.maximum(on_c, 1), (all_s - on_s) / np.maximum(all_c - on_c, 1)
         rel = lambda a: np.log(a / np.median(a))  # noqa: E731
         dev = lambda a: a - np.median(a)  # noqa: E731
         c = {"sharp": rel(sharp), "floor": rel(floor + 0.5), "ratio": rel(ratio), "on_grid": rel(on + 0.5),
-             "off_grid": rel(off + 0.5), "clip": dev(mean(self.clip)), "p5": dev(p5), "p50": dev(p50),
-             "sat": dev(np.bincount(flat, self.sat.ravel(), n) / cnt)}
+             "off_grid": rel(off + 0.5), "clip": dev(mean(self._clip)), "p5": dev(p5), "p50": dev(p50),
+             "sat": dev(mean(self.sat.ravel()))}
         return {"blur": -c["sharp"], "noise": np.minimum(c["floor"], 2.0 * c["ratio"]),
                 "block": c["on_grid"] - c["off_grid"], "over": c["clip"] + c["p5"], "veil": c["p50"] - c["sat"],
                 **c}
