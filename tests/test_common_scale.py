@@ -81,3 +81,16 @@ def test_own_prompt_beats_other_prompts_on_the_examples(assessor):
         wins += [own > assessor.assess(Image.open(path), prompt=p).alignment
                  for j, (_, p) in enumerate(rows) if j != i]
     assert np.mean(wins) >= 0.75
+
+
+def test_mismatch_drop_is_the_largest_within_tolerance_of_the_best_and_chosen_inside_training():
+    from iqa_core.model.heads import load_heads
+    from iqa_core.training.alignment import DROP_TOLERANCE, MISMATCH_DROPS, largest_within
+
+    assert largest_within({10.0: 0.60, 30.0: 0.595, 50.0: 0.58}, 0.01) == 30.0
+    assert largest_within({10.0: 0.50, 30.0: 0.62, 50.0: 0.40}, 0.01) == 30.0
+    head = load_heads()["alignment"]
+    drop = head.info["mismatch_drop"]  # chosen on inner folds of the training images, not on reported folds
+    assert drop in MISMATCH_DROPS and DROP_TOLERANCE == 0.01
+    graded, dropped = head.experts["match"], head.experts["mismatch"]
+    assert abs((graded.out_c - dropped.out_c) - drop) < 1e-3

@@ -83,8 +83,8 @@ def pairs_for(qd: QualityData, rows: np.ndarray) -> Pairs:
     return Pairs.concat(parts)
 
 
-def fit_ranker(qd: QualityData, rows: np.ndarray, prior: np.ndarray) -> LinearHead:
-    return fit_rank(qd.x[rows], pairs_for(qd, rows), prior, RANK_DECAY, scale_rows=np.flatnonzero(rows < qd.n_rated))
+def fit_ranker(qd: QualityData, rows: np.ndarray, prior: np.ndarray, decay: float = RANK_DECAY) -> LinearHead:
+    return fit_rank(qd.x[rows], pairs_for(qd, rows), prior, decay, scale_rows=np.flatnonzero(rows < qd.n_rated))
 
 
 def common_targets(qd: QualityData, rows: np.ndarray, ranker: LinearHead) -> np.ndarray:
