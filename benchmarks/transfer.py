@@ -15,11 +15,12 @@ Prints the table and writes benchmarks/results/transfer.json.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 import numpy as np
 
-from benchmarks.common import table, write_json
+from benchmarks.common import RESULTS, table, write_json
 from iqa_core.model.encoders.lite import LiteEncoder
 from iqa_core.training import datasets
 from iqa_core.training.aesthetics import SCALE_1_5
@@ -107,25 +108,42 @@ def alignment_contrast(ag: Featurized, name_emb: np.ndarray) -> list[dict]:
     return rows
 
 
+TASKS = ("quality", "aesthetics", "sentiment", "alignment")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--para-train", type=int, default=None, help="first N images of para-train")
+    ap.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS),
+                    help="rerun only these tasks' rows; the others are kept from the last transfer.json")
     args = ap.parse_args(argv)
     t0 = time.time()
     encoder = LiteEncoder()
     root = datasets.DEFAULT_ROOT
     data = {n: featurize(n, encoder, root) for n in ("agiqa3k", "livec", "para", "emotion6")}
-    pt = featurize("para_train", encoder, root, args.para_train)
-    rows = [quality_without(data, held) for held in QUALITY_SETS]
-    qd = quality_data(data, distorted_features(data, encoder))
-    rows += [{k: v for k, v in common_without(qd, data, held).items() if k != "pred"} for held in QUALITY_SETS]
-    rows.append(aesthetics_transfer(data["para"], pt))
-    rows += sentiment_transfer(data["emotion6"], data["para"], pt)
-    rows += alignment_contrast(data["agiqa3k"], encoder.name_embeddings)
+    pt = featurize("para_train", encoder, root, args.para_train) if {"aesthetics", "sentiment"} & set(args.tasks) \
+        else None
+    rows = []
+    if "quality" in args.tasks:
+        rows += [quality_without(data, held) for held in QUALITY_SETS]
+        qd = quality_data(data, distorted_features(data, encoder))
+        rows += [{k: v for k, v in common_without(qd, data, held).items() if k != "pred"} for held in QUALITY_SETS]
+    if "aesthetics" in args.tasks:
+        rows.append(aesthetics_transfer(data["para"], pt))
+    if "sentiment" in args.tasks:
+        rows += sentiment_transfer(data["emotion6"], data["para"], pt)
+    if "alignment" in args.tasks:
+        rows += alignment_contrast(data["agiqa3k"], encoder.name_embeddings)
+    seconds = {t: round(time.time() - t0, 1) for t in args.tasks}
+    if set(args.tasks) != set(TASKS):  # keep the other tasks' rows (and times) from the last full run
+        last = json.loads((RESULTS / "transfer.json").read_text())
+        kept = [r for r in last["rows"] if r["task"].split(" ")[0] not in args.tasks]
+        rows = sorted(kept + rows, key=lambda r: TASKS.index(r["task"].split(" ")[0]))
+        seconds = (last["seconds"] if isinstance(last["seconds"], dict) else {"all": last["seconds"]}) | seconds
     fmt = lambda r: " ".join(f"{k} {v}" for k, v in r.items() if k not in ("task", "test", "trained_on"))  # noqa: E731
     print(table([[r["task"], r["test"], r["trained_on"], fmt(r)] for r in rows],
                 ["task", "tested on", "trained on", "figures"], "Leave one dataset out"))
-    path = write_json("transfer.json", {"seconds": round(time.time() - t0, 1), "rows": rows})
+    path = write_json("transfer.json", {"seconds": seconds, "rows": rows})
     print(f"wrote {path}")
     return 0
 

@@ -21,7 +21,7 @@ RANDOM_NEGATIVES, HARD_NEGATIVES = 2, 1  # mismatched prompts per image in train
 HARD_WEIGHT = 0.5  # a hard negative may still half-match (same subject, other style): it counts for less
 SEED = 0
 # The shipped head has the match gate: with the learned text projection (training.projection) as its main
-# input it lifts own-prompt-wins from 81% to 85% and the margin from 5 to 12 points (grouped CV on AGIQA-3K,
+# input it lifts own-prompt-wins from 81% to 85% and the margin from 5 to 11 points (grouped CV on AGIQA-3K,
 # benchmarks/transfer.py); without the projection it cost the matching pairs' SRCC 0.63 -> 0.53.
 SHIP_GATE = True
 # What the "mismatch" expert gives: the graded score less a drop of points. A zero expert (a person rates an
