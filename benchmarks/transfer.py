@@ -134,12 +134,13 @@ def main(argv: list[str] | None = None) -> int:
         rows += sentiment_transfer(data["emotion6"], data["para"], pt)
     if "alignment" in args.tasks:
         rows += alignment_contrast(data["agiqa3k"], encoder.name_embeddings)
-    seconds = {t: round(time.time() - t0, 1) for t in args.tasks}
-    if set(args.tasks) != set(TASKS):  # keep the other tasks' rows (and times) from the last full run
+    seconds = {" + ".join(args.tasks): round(time.time() - t0, 1)}  # this run's time, for the tasks it ran
+    if set(args.tasks) != set(TASKS):  # keep the other tasks' rows (and their run's time) from the last run
         last = json.loads((RESULTS / "transfer.json").read_text())
         kept = [r for r in last["rows"] if r["task"].split(" ")[0] not in args.tasks]
         rows = sorted(kept + rows, key=lambda r: TASKS.index(r["task"].split(" ")[0]))
-        seconds = (last["seconds"] if isinstance(last["seconds"], dict) else {"all": last["seconds"]}) | seconds
+        earlier = last["seconds"] if isinstance(last["seconds"], dict) else {" + ".join(TASKS): last["seconds"]}
+        seconds = {k: v for k, v in earlier.items() if set(k.split(" + ")) - set(args.tasks)} | seconds
     fmt = lambda r: " ".join(f"{k} {v}" for k, v in r.items() if k not in ("task", "test", "trained_on"))  # noqa: E731
     print(table([[r["task"], r["test"], r["trained_on"], fmt(r)] for r in rows],
                 ["task", "tested on", "trained on", "figures"], "Leave one dataset out"))
