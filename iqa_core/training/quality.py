@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from iqa_core.model.heads import GatedHead, MeanHead
+from iqa_core.model.heads import GatedHead, LinearHead, MeanHead
 from iqa_core.training.featurize import POWER_TECHNICAL, Featurized, report, zscore
 from iqa_core.training.fit import (
     cross_val_predict,
@@ -56,20 +56,33 @@ def train_quality(data: dict[str, Featurized], alone: bool = True) -> tuple[Gate
     return fit(x, y, groups), reports
 
 
+def fit_expert(x: np.ndarray, y: np.ndarray, sets: np.ndarray, prior: np.ndarray, weights: dict[str, float],
+               iovqa: bool, row_weight: np.ndarray | None = None) -> LinearHead | MeanHead:
+    """One domain's expert: ridge on the rows of the sets weighted above 0 (weights: set -> sample weight,
+    times row_weight), averaged with IOVQA's class head where iovqa."""
+    sw = np.array([weights[n] for n in sets], np.float32) * (1.0 if row_weight is None else row_weight)
+    keep = sw > 0
+    xd, yd, sw = x[keep], y[keep], sw[keep]
+    ridge = fit_ridge(xd, yd, "quality", ["image"], prior, sw, **QUALITY_OUT)
+    return ridge if not iovqa else MeanHead("quality", [ridge, fit_expected(
+        xd, yd, "quality", ["image"], None, EXPERT_DECAY, prior=prior, sample_weight=sw, **QUALITY_OUT)])
+
+
+def set_names(groups: np.ndarray) -> np.ndarray:
+    """Each row's dataset, from its group "<dataset>:<group>"."""
+    return np.array([g.split(":", 1)[0] for g in groups])
+
+
+def fit_gate(x: np.ndarray, sets: np.ndarray, prior: np.ndarray) -> LinearHead:
+    onehot = np.array([[QUALITY_SETS[n][1] == d for d in DOMAINS] for n in sets], np.float32)
+    return fit_distribution(x, onehot, "quality", ["image"], list(DOMAINS), c=GATE_C, prior=prior,
+                            sample_weight=np.array([GATE_WEIGHTS[n] for n in sets], np.float32))
+
+
 def fit_gated(x: np.ndarray, y: np.ndarray, groups: np.ndarray, prior: np.ndarray,
               row_weight: np.ndarray | None = None) -> GatedHead:
     """groups are "<dataset>:<group>", which says each row's dataset and so its domain and weights;
     row_weight multiplies the experts' dataset weights (synthetic copies count for less than rated images)."""
-    sets = np.array([g.split(":", 1)[0] for g in groups])
-    experts = {}
-    for domain, weights in EXPERT_WEIGHTS.items():
-        sw = np.array([weights[n] for n in sets], np.float32) * (1.0 if row_weight is None else row_weight)
-        keep = sw > 0
-        xd, yd, sw = x[keep], y[keep], sw[keep]
-        ridge = fit_ridge(xd, yd, "quality", ["image"], prior, sw, **QUALITY_OUT)
-        experts[domain] = ridge if not EXPERT_IOVQA[domain] else MeanHead("quality", [ridge, fit_expected(
-            xd, yd, "quality", ["image"], None, EXPERT_DECAY, prior=prior, sample_weight=sw, **QUALITY_OUT)])
-    onehot = np.array([[QUALITY_SETS[n][1] == d for d in DOMAINS] for n in sets], np.float32)
-    gate = fit_distribution(x, onehot, "quality", ["image"], list(DOMAINS), c=GATE_C, prior=prior,
-                            sample_weight=np.array([GATE_WEIGHTS[n] for n in sets], np.float32))
-    return GatedHead("quality", gate, experts)
+    sets = set_names(groups)
+    experts = {d: fit_expert(x, y, sets, prior, EXPERT_WEIGHTS[d], EXPERT_IOVQA[d], row_weight) for d in EXPERT_WEIGHTS}
+    return GatedHead("quality", fit_gate(x, sets, prior), experts)
