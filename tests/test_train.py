@@ -109,6 +109,28 @@ def test_gated_head_routes_each_domain_to_its_expert_and_round_trips(tmp_path):
     assert np.allclose(loaded.predict(x), head.predict(x), atol=0.01)  # weights are stored in float16
 
 
+def test_expert_reads_only_the_sets_it_weighs():
+    # benchmarks/expert_weights.py refits the experts with other dataset weights and IOVQA choices: a weight of 0
+    # leaves a set's rows out, and IOVQA pairs a class head with the ridge.
+    from iqa_core.model.heads import MeanHead
+    from iqa_core.training import quality
+    from iqa_core.training.fit import srcc
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(200, 5)).astype(np.float32)
+    sets = np.array(["agiqa3k"] * 100 + ["livec"] * 100)
+    y = np.where(sets == "agiqa3k", x[:, 0], -x[:, 0]) + 0.1 * rng.normal(size=200)  # opposite rankings
+    prior = np.ones(5, np.float32)
+    alone = quality.fit_expert(x, y, sets, prior, {"agiqa3k": 1.0, "livec": 0.0}, iovqa=False)
+    mixed = quality.fit_expert(x, y, sets, prior, {"agiqa3k": 1.0, "livec": 1.0}, iovqa=False)
+    ai = sets == "agiqa3k"
+    assert srcc(alone.predict(x[ai]), y[ai]) > 0.95 > srcc(mixed.predict(x[ai]), y[ai])
+    paired = quality.fit_expert(x, y, sets, prior, {"agiqa3k": 1.0, "livec": 0.0}, iovqa=True)
+    assert isinstance(paired, MeanHead) and len(paired.members) == 2
+    assert np.allclose(paired.members[0].predict(x), alone.predict(x))  # the same ridge inside
+    assert srcc(paired.predict(x[ai]), y[ai]) > 0.9
+
+
 def test_fold_seeds_draw_other_grouped_splits():
     # benchmarks/repeated_cv.py reruns the recipes on other outer splits: each seed keeps groups whole and
     # tests every row once, and another seed puts rows in other folds.
