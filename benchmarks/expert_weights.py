@@ -22,13 +22,14 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 from benchmarks.common import table, write_json
+from benchmarks.rank_decay import within_sets
 from iqa_core.model.encoders.lite import LiteEncoder
 from iqa_core.model.heads import GatedHead, MeanHead
 from iqa_core.training import datasets
-from iqa_core.training.common_scale import SYNTH_ROW_WEIGHT, QualityData, common_targets, fit_ranker, quality_data
+from iqa_core.training.common_scale import QualityData, common_targets, fit_ranker, quality_data, row_weights
 from iqa_core.training.distortions import distorted_features
 from iqa_core.training.featurize import POWER_TECHNICAL, featurize
-from iqa_core.training.fit import folds, srcc
+from iqa_core.training.fit import folds
 from iqa_core.training.quality import EXPERT_IOVQA, EXPERT_WEIGHTS, QUALITY_SETS, fit_expert, fit_gate
 
 SHIPPED = "shipped"
@@ -65,7 +66,7 @@ def expert_predictions(qd: QualityData, rows: np.ndarray, targets: np.ndarray, t
                        prior: np.ndarray, domain: str) -> dict[str, np.ndarray]:
     """Each candidate's predictions of the rows `test`, from experts fitted on `rows` and their targets. A
     ridge-only candidate with the weights of an IOVQA one reads that one's ridge."""
-    row_weight = np.where(rows < qd.n_rated, 1.0, SYNTH_ROW_WEIGHT).astype(np.float32)
+    row_weight = row_weights(qd, rows)
     fitted: dict[tuple, object] = {}
     for weights, iovqa in sorted(CANDIDATES[domain].values(), key=lambda c: not c[1]):  # IOVQA fits first
         key = tuple(sorted(weights.items()))
@@ -82,8 +83,8 @@ def expert_predictions(qd: QualityData, rows: np.ndarray, targets: np.ndarray, t
 
 def domain_score(qd: QualityData, rated: np.ndarray, pred: np.ndarray, domain: str) -> float:
     """Mean SRCC against each of the domain's sets' MOS, of pred (scores of the rated rows `rated`)."""
-    return float(np.mean([srcc(pred[qd.sets[rated] == n], qd.z[rated][qd.sets[rated] == n])
-                          for n in SCORED_ON[domain]]))
+    per_set = within_sets(qd, rated, pred)
+    return float(np.mean([per_set[n] for n in SCORED_ON[domain]]))
 
 
 def inner_scores(qd: QualityData, rated: np.ndarray, prior: np.ndarray) -> dict[str, dict[str, float]]:
@@ -104,14 +105,14 @@ def outer_srcc(qd: QualityData, tr: np.ndarray, te: np.ndarray, prior: np.ndarra
     chosen candidates and with the shipped ones; and the gate's mean probability of each set's own domain."""
     rows = qd.with_copies(tr)
     targets = targets_for(qd, rows, prior)
-    row_weight = np.where(rows < qd.n_rated, 1.0, SYNTH_ROW_WEIGHT).astype(np.float32)
+    row_weight = row_weights(qd, rows)
     gate = fit_gate(qd.x[rows], qd.sets[rows], prior)
     experts = {(d, c): fit_expert(qd.x[rows], targets, qd.sets[rows], prior, *CANDIDATES[d][c], row_weight)
                for d in CANDIDATES for c in {SHIPPED, choice[d]}}
     out = {}
     for label, pick in (("chosen", choice), (SHIPPED, {d: SHIPPED for d in CANDIDATES})):
         pred = GatedHead("quality", gate, {d: experts[d, pick[d]] for d in CANDIDATES}).predict(qd.x[te])
-        out[label] = {n: round(srcc(pred[qd.sets[te] == n], qd.z[te][qd.sets[te] == n]), 4) for n in QUALITY_SETS}
+        out[label] = {n: round(v, 4) for n, v in within_sets(qd, te, pred).items()}
     p = gate.predict(qd.x[te])
     out["gate_own_domain"] = {n: round(float(p[qd.sets[te] == n, gate.classes.index(dom)].mean()), 3)
                               for n, (_, dom) in QUALITY_SETS.items()}

@@ -108,11 +108,16 @@ def common_targets(qd: QualityData, rows: np.ndarray, ranker: LinearHead) -> np.
     return t * RANK_OUT["out_a"] / QUALITY_OUT["out_a"]
 
 
+def row_weights(qd: QualityData, rows: np.ndarray) -> np.ndarray:
+    """The experts' weight of each row: 1 for a rated image, SYNTH_ROW_WEIGHT for a distorted copy."""
+    return np.where(rows < qd.n_rated, 1.0, SYNTH_ROW_WEIGHT).astype(np.float32)
+
+
 def fit_common(qd: QualityData, rows: np.ndarray, prior: np.ndarray) -> tuple[GatedHead, LinearHead]:
     """The gated quality head on the common scale, and the ranker that set it."""
     ranker = fit_ranker(qd, rows, prior)
-    weight = np.where(rows < qd.n_rated, 1.0, SYNTH_ROW_WEIGHT).astype(np.float32)
-    head = fit_gated(qd.x[rows], common_targets(qd, rows, ranker), qd.groups[rows], prior, row_weight=weight)
+    head = fit_gated(qd.x[rows], common_targets(qd, rows, ranker), qd.groups[rows], prior,
+                     row_weight=row_weights(qd, rows))
     head.gate.info["ranker_decay"] = ranker.info["decay"]
     return head, ranker
 
