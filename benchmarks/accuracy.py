@@ -35,7 +35,7 @@ from iqa_core.training.common_scale import train_common
 from iqa_core.training.distortions import distorted_features
 from iqa_core.training.featurize import IMAGE_INPUTS, POWER_SEMANTIC, POWER_TECHNICAL, Featurized, featurize
 from iqa_core.training.fit import CVResult, correlations, cross_val_predict, fit_expected, fit_ridge, folds
-from iqa_core.training.quality import train_quality
+from iqa_core.training.quality import train_only_sets, train_quality
 
 CACHE = ROOT / "cache"
 
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     _, joint = train_quality(data, alone=False)  # alone: head_variants above
     rows += [row("quality", r["data"], "joint: expert per domain + gate, per-dataset scale (before)", r["n"],
                  r["train"], r["cv"]) for r in joint if "joint" in r["head"]]
-    _, common = train_common(data, distorted_features(data, encoder))
+    _, common = train_common(data | train_only_sets(encoder, datasets.DEFAULT_ROOT), distorted_features(data, encoder))
     rows += [row("quality", r["data"], "joint on one scale: ranker + synthetic distortions (shipped)", r["n"],
                  r["train"], r["cv"]) for r in common if r["head"] == "quality (common scale)"]
     rows += head_variants("aesthetics", data["para"], "aesthetics", "para", IMAGE_INPUTS, tech, shipped=True)

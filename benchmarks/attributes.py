@@ -149,11 +149,12 @@ def quality_without_para(pa) -> np.ndarray:
     from iqa_core.training.common_scale import quality_data
     from iqa_core.training.distortions import distorted_features
     from iqa_core.training.featurize import featurize
-    from iqa_core.training.quality import QUALITY_SETS
+    from iqa_core.training.quality import SCORED_SETS, train_only_sets
 
     encoder = LiteEncoder()
-    data = {n: pa if n == "para" else featurize(n, encoder, datasets.DEFAULT_ROOT) for n in QUALITY_SETS}
-    return common_without(quality_data(data, distorted_features(data, encoder)), data, "para")["pred"]
+    data = {n: pa if n == "para" else featurize(n, encoder, datasets.DEFAULT_ROOT) for n in SCORED_SETS}
+    qd = quality_data(data | train_only_sets(encoder, datasets.DEFAULT_ROOT), distorted_features(data, encoder))
+    return common_without(qd, data, "para")["pred"]
 
 
 def main(argv: list[str] | None = None) -> int:

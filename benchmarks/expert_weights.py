@@ -9,6 +9,7 @@ An expert is scored alone, on its own domain's rated images (the AI expert on AG
 the mean of LIVE-C's and PARA's SRCC): the gate sends most of each set to its domain (the outer test parts'
 mean probability of their own domain: AGIQA-3K 0.88-0.92, LIVE-C 0.79-0.89, PARA 0.96-0.97). The candidates are
 a few around the shipped values, not a grid: IOVQA (about 4 minutes a fit) is tried only at the shipped weights.
+It reads the three scored sets only (it was run before para-train's quality votes joined the photo expert).
 
 `python -m benchmarks.expert_weights [--workers 2]` (features from the training cache; 75 min on 2 shared cores).
 Prints each part's inner scores, choices and outer test SRCC, and writes benchmarks/results/expert_weights.json.
@@ -30,7 +31,7 @@ from iqa_core.training.common_scale import QualityData, common_targets, fit_rank
 from iqa_core.training.distortions import distorted_features
 from iqa_core.training.featurize import POWER_TECHNICAL, featurize
 from iqa_core.training.fit import folds
-from iqa_core.training.quality import EXPERT_IOVQA, EXPERT_WEIGHTS, QUALITY_SETS, fit_expert, fit_gate
+from iqa_core.training.quality import EXPERT_IOVQA, EXPERT_WEIGHTS, QUALITY_SETS, SCORED_SETS, fit_expert, fit_gate
 
 SHIPPED = "shipped"
 
@@ -51,7 +52,7 @@ CANDIDATES = {
               "agiqa3k 0.1": (_scaled("photo", agiqa3k=0.1), False),
               "with IOVQA": (EXPERT_WEIGHTS["photo"], True)},
 }
-SCORED_ON = {d: [n for n, (_, dom) in QUALITY_SETS.items() if dom == d] for d in CANDIDATES}
+SCORED_ON = {d: [n for n in SCORED_SETS if QUALITY_SETS[n][1] == d] for d in CANDIDATES}
 
 _QD: QualityData | None = None  # set before the workers fork, so each inherits the features
 _PRIOR: np.ndarray | None = None
@@ -114,8 +115,8 @@ def outer_srcc(qd: QualityData, tr: np.ndarray, te: np.ndarray, prior: np.ndarra
         pred = GatedHead("quality", gate, {d: experts[d, pick[d]] for d in CANDIDATES}).predict(qd.x[te])
         out[label] = {n: round(v, 4) for n, v in within_sets(qd, te, pred).items()}
     p = gate.predict(qd.x[te])
-    out["gate_own_domain"] = {n: round(float(p[qd.sets[te] == n, gate.classes.index(dom)].mean()), 3)
-                              for n, (_, dom) in QUALITY_SETS.items()}
+    out["gate_own_domain"] = {n: round(float(p[qd.sets[te] == n, gate.classes.index(QUALITY_SETS[n][1])].mean()), 3)
+                              for n in SCORED_SETS}
     return out
 
 
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
              " ".join(f"{n} {v:.3f}" for n, v in p["outer"][SHIPPED].items())] for p in parts for d in CANDIDATES]
     print(table(rows, ["part", "expert", "chosen", "inner (chosen)", "inner (shipped)", "outer SRCC (chosen)",
                        "outer SRCC (shipped)"], "The quality experts' constants chosen inside each training part"))
-    mean = {label: {n: round(float(np.mean([p["outer"][label][n] for p in parts])), 4) for n in QUALITY_SETS}
+    mean = {label: {n: round(float(np.mean([p["outer"][label][n] for p in parts])), 4) for n in SCORED_SETS}
             for label in ("chosen", SHIPPED)}
     print(f"mean outer SRCC over the parts: chosen {mean['chosen']}, shipped {mean[SHIPPED]}")
     path = write_json("expert_weights.json", {

@@ -30,13 +30,14 @@ from iqa_core.training.common_scale import train_common
 from iqa_core.training.distortions import distorted_features
 from iqa_core.training.featurize import featurize
 from iqa_core.training.fit import SEED
+from iqa_core.training.quality import train_only_sets
 from iqa_core.training.train import DEV_SETS, REPORT_FILE
 
 PARA_TRAIN = 8250  # the shipped heads' para-train images (training_report.json)
 METRICS = ("srcc", "plcc", "top1", "kl", "accuracy", "clean_above_copy", "agiqa3k", "livec", "para",
            "good_photo_above_damaged_ai", "good_ai_above_damaged_photo")
 RECIPES = {  # name -> (data, seed) -> reports
-    "quality": lambda d, seed: train_common(d["sets"], d["distorted"], seed)[1],
+    "quality": lambda d, seed: train_common(d["sets"] | d["quality_train_only"], d["distorted"], seed)[1],
     "alignment": lambda d, seed: train_alignment(d["sets"]["agiqa3k"], d["names"], SHIP_GATE, seed)[1],
     "aesthetics": lambda d, seed: train_para(d["sets"]["para"], d["para_train"], seed)[1],
     "affect": lambda d, seed: train_emotion(d["sets"]["emotion6"], d["para_train"], seed)[1],
@@ -63,7 +64,8 @@ def main(argv: list[str] | None = None) -> dict:
     sets = {n: featurize(n, encoder, datasets.DEFAULT_ROOT, None) for n in DEV_SETS}
     data = {"sets": sets, "names": encoder.name_embeddings,
             "para_train": featurize("para_train", encoder, datasets.DEFAULT_ROOT, PARA_TRAIN),
-            "distorted": distorted_features(sets, encoder, None) if "quality" in args.heads else None}
+            "distorted": distorted_features(sets, encoder, None) if "quality" in args.heads else None,
+            "quality_train_only": train_only_sets(encoder, datasets.DEFAULT_ROOT) if "quality" in args.heads else None}
     figures: dict[tuple[str, str, str], dict[int, float]] = {}
     for r in json.loads(REPORT_FILE.read_text())["reports"]:  # the shipped split, as trained
         for metric, v in _figures(r).items():

@@ -37,12 +37,20 @@ from iqa_core.training.common_scale import (
 from iqa_core.training.distortions import distorted_features
 from iqa_core.training.featurize import IMAGE_INPUTS, POWER_SEMANTIC, POWER_TECHNICAL, Featurized, featurize, zscore
 from iqa_core.training.fit import correlations, fit_ridge
-from iqa_core.training.quality import EXPERT_WEIGHTS, QUALITY_OUT, QUALITY_SETS, fit_gated
+from iqa_core.training.quality import (
+    EXPERT_WEIGHTS,
+    QUALITY_OUT,
+    QUALITY_SETS,
+    SCORED_SETS,
+    TRAIN_ONLY,
+    fit_gated,
+    train_only_sets,
+)
 
 
 def quality_without(data: dict[str, Featurized], held: str) -> dict:
-    """The quality recipe on every set but `held`, scored on `held`."""
-    train = [n for n in QUALITY_SETS if n != held]
+    """The per-dataset-scale recipe (before) on every scored set but `held`, scored on `held`."""
+    train = [n for n in SCORED_SETS if n != held]
     x = np.concatenate([data[n].x(["image"]) for n in train])
     y = np.concatenate([zscore(data[n].y(QUALITY_SETS[n][0])) for n in train])
     groups = np.concatenate([[f"{n}:{g}" for g in data[n].groups] for n in train])
@@ -60,12 +68,14 @@ def quality_without(data: dict[str, Featurized], held: str) -> dict:
 
 
 def common_without(qd: QualityData, data: dict[str, Featurized], held: str) -> dict:
-    """The shipped recipe (training.common_scale) on every set but `held` and its distorted copies, scored on
-    `held` ("pred": the scores); with no AI images left, the photo expert alone on the common targets."""
-    rated = np.flatnonzero(qd.sets[:qd.n_rated] != held)
-    rows = qd.with_copies(rated)
+    """The shipped recipe (training.common_scale) on every set but `held` (and the TRAIN_ONLY sets of its study)
+    and its distorted copies, scored on `held` ("pred": the scores); with no AI images left, the photo expert
+    alone on the common targets."""
+    left = {held} | {n for n, (study, _) in TRAIN_ONLY.items() if study == held}
+    train = [n for n in QUALITY_SETS if n not in left and n in qd.sets]
+    rows = qd.with_copies(np.flatnonzero(np.isin(qd.sets[:qd.n_rated], train)))
     prior = data[held].prior(["image"], POWER_TECHNICAL)
-    domains = {QUALITY_SETS[n][1] for n in QUALITY_SETS if n != held}
+    domains = {QUALITY_SETS[n][1] for n in train}
     if len(domains) == 2:
         head, _ = fit_common(qd, rows, prior)
     else:
@@ -76,7 +86,7 @@ def common_without(qd: QualityData, data: dict[str, Featurized], held: str) -> d
         head = fit_ridge(qd.x[rows], targets, "quality", ["image"], prior, sw, **QUALITY_OUT)
     pred = head.predict(qd.x[np.flatnonzero(qd.sets[:qd.n_rated] == held)])
     return {"task": "quality (common scale)", "test": held,
-            "trained_on": " + ".join(n for n in QUALITY_SETS if n != held) + " + copies",
+            "trained_on": " + ".join(train) + " + copies",
             **correlations(pred, data[held].y(QUALITY_SETS[held][0])), "pred": pred}
 
 
@@ -125,9 +135,9 @@ def main(argv: list[str] | None = None) -> int:
         else None
     rows = []
     if "quality" in args.tasks:
-        rows += [quality_without(data, held) for held in QUALITY_SETS]
-        qd = quality_data(data, distorted_features(data, encoder))
-        rows += [{k: v for k, v in common_without(qd, data, held).items() if k != "pred"} for held in QUALITY_SETS]
+        rows += [quality_without(data, held) for held in SCORED_SETS]
+        qd = quality_data(data | train_only_sets(encoder, root), distorted_features(data, encoder))
+        rows += [{k: v for k, v in common_without(qd, data, held).items() if k != "pred"} for held in SCORED_SETS]
     if "aesthetics" in args.tasks:
         rows.append(aesthetics_transfer(data["para"], pt))
     if "sentiment" in args.tasks:

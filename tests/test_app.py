@@ -304,3 +304,13 @@ def test_hostile_files_through_assess_prefill_and_batch(app, tmp_path):
     with open(out["downloads"][0], newline="") as fh:
         assert sorted(r["image"] for r in csv.DictReader(fh)) == sorted(files)
     assert f"**{len(files) - len(refused)} assessed**, {len(refused)} could not be used." in out["summary"]
+
+
+def test_explore_names_each_training_set_a_folder_belongs_to(data_root):
+    from iqa_core.workflows.explore import training_overlap
+
+    assert training_overlap(data_root / "para-train" / "images", "aesthetics") == "para-train"
+    assert training_overlap(data_root / "para-train" / "images", "quality") == "para-train"
+    assert training_overlap(data_root / "para-dev" / "images", "quality") == "para-dev"
+    assert training_overlap(data_root / "para-dev" / "images", "aesthetics") is None  # held out
+    assert training_overlap(data_root / "emotion6-dev" / "images", "quality") is None

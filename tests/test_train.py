@@ -146,3 +146,37 @@ def test_fold_seeds_draw_other_grouped_splits():
         [te for _, te in s]))] for s in splits.values()]
     assert (fold_of[0] != fold_of[1]).mean() > 0.3
     assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(folds(groups, seed=7), folds(groups, seed=7)))
+
+
+def test_train_only_set_is_in_every_training_part_and_never_scored():
+    # para-train's quality votes join the experts in every training part; CV folds, reports and the ranker's
+    # pairs stay the scored sets' (so the reported folds are those of the recipe without it).
+    from iqa_core.training import common_scale, quality
+
+    sets = np.array(["agiqa3k"] * 20 + ["livec"] * 20 + ["para"] * 20 + ["para_train"] * 10 + ["agiqa3k"] * 2)
+    n_rated = 70
+    rng = np.random.default_rng(0)
+    qd = common_scale.QualityData(
+        x=rng.normal(size=(72, 4)).astype(np.float32), z=np.concatenate([rng.normal(size=70), [np.nan] * 2]),
+        sets=sets, groups=np.array([f"{s}:{i}" for i, s in enumerate(sets[:70])] + ["agiqa3k:0"] * 2),
+        source=np.concatenate([np.arange(70), [0, 0]]), kind=np.array([""] * 70 + ["blur", "blur"]),
+        severity=np.array([0] * 70 + [1, 2]), n_rated=n_rated)
+    assert set(quality.TRAIN_ONLY) == {"para_train"} and "para_train" not in quality.SCORED_SETS
+    assert np.array_equal(qd.train_only, np.arange(60, 70)) and np.array_equal(qd.scored, np.arange(60))
+    parts = []
+
+    class Constant:
+        def predict(self, x):
+            return np.ones(len(x), np.float32)
+
+    def fit(rows):
+        parts.append(rows)
+        return Constant()
+
+    pred = common_scale.cross_validate(qd, np.ones(4, np.float32), fit)
+    assert len(parts) == 5 and all(set(qd.train_only) <= set(p) for p in parts)
+    assert (pred[qd.train_only] == 0).all() and (pred[qd.scored] == 1).all() and (pred[70:] == 1).all()
+    rows = np.arange(72)
+    pairs = common_scale.pairs_for(qd, rows)
+    touched = set(rows[pairs.a]) | set(rows[pairs.b])
+    assert touched and not touched & set(qd.train_only)

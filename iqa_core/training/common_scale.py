@@ -15,7 +15,7 @@ from iqa_core.model.heads import GatedHead, LinearHead
 from iqa_core.training.distortions import LEVELS, PER_SET, Distorted
 from iqa_core.training.featurize import POWER_TECHNICAL, Featurized, zscore
 from iqa_core.training.fit import SEED, correlations, folds, srcc
-from iqa_core.training.quality import QUALITY_OUT, QUALITY_SETS, fit_gated
+from iqa_core.training.quality import QUALITY_OUT, QUALITY_SETS, SCORED_SETS, TRAIN_ONLY, fit_gated
 from iqa_core.training.rank import RANK_OUT, Pairs, fit_rank, mos_pairs
 
 # The ranker's decay, fixed: of 0.01 and 0.1 tried in a first exploration (ranker alone, same folds), 0.1
@@ -33,7 +33,7 @@ SYNTH_ROW_WEIGHT = 0.25
 
 @dataclass
 class QualityData:
-    """Rated images of every quality set, then the distorted copies of some of them."""
+    """Rated images of every quality set (TRAIN_ONLY sets last), then the distorted copies of some of them."""
     x: np.ndarray
     z: np.ndarray  # per-set z-scored MOS; nan for distorted copies
     sets: np.ndarray
@@ -48,9 +48,20 @@ class QualityData:
         copies = np.flatnonzero(np.isin(self.source, rated) & (self.severity > 0))
         return np.concatenate([np.sort(rated), copies])
 
+    @property
+    def scored(self) -> np.ndarray:
+        """Rows of the rated images of the scored sets (CV folds, reports, the ranker's pairs and scale)."""
+        return np.flatnonzero(~np.isin(self.sets[:self.n_rated], list(TRAIN_ONLY)))
+
+    @property
+    def train_only(self) -> np.ndarray:
+        """Rows of the TRAIN_ONLY sets' images, in every training part."""
+        return np.flatnonzero(np.isin(self.sets[:self.n_rated], list(TRAIN_ONLY)))
+
 
 def quality_data(data: dict[str, Featurized], distorted: Distorted) -> QualityData:
-    names = list(QUALITY_SETS)
+    """The quality sets present in data (a benchmark of the earlier recipe leaves TRAIN_ONLY out)."""
+    names = [n for n in QUALITY_SETS if n in data]
     sizes = [len(data[n].samples) for n in names]
     offset = dict(zip(names, np.cumsum([0] + sizes[:-1])))
     n_rated, m = sum(sizes), len(distorted.image)
@@ -71,7 +82,7 @@ def pairs_for(qd: QualityData, rows: np.ndarray) -> Pairs:
     pos = {r: i for i, r in enumerate(rows)}
     rated = rows[rows < qd.n_rated]
     parts = [mos_pairs(np.array([pos[r] for r in rated[qd.sets[rated] == n]]), zscore(qd.z[rated[qd.sets[rated] == n]]),
-                       1.0) for n in QUALITY_SETS if (qd.sets[rated] == n).sum() > 1]
+                       1.0) for n in SCORED_SETS if (qd.sets[rated] == n).sum() > 1]
     copies = rows[rows >= qd.n_rated]
     a = [pos[qd.source[r]] for r in copies]
     b = [pos[r] for r in copies]
@@ -87,7 +98,7 @@ def pairs_for(qd: QualityData, rows: np.ndarray) -> Pairs:
 
 
 def fit_ranker(qd: QualityData, rows: np.ndarray, prior: np.ndarray, decay: float = RANK_DECAY) -> LinearHead:
-    return fit_rank(qd.x[rows], pairs_for(qd, rows), prior, decay, scale_rows=np.flatnonzero(rows < qd.n_rated))
+    return fit_rank(qd.x[rows], pairs_for(qd, rows), prior, decay, scale_rows=np.flatnonzero(np.isin(rows, qd.scored)))
 
 
 def common_targets(qd: QualityData, rows: np.ndarray, ranker: LinearHead) -> np.ndarray:
@@ -126,8 +137,8 @@ def scale_checks(qd: QualityData, pred: np.ndarray) -> dict:
     """What one scale should get right, from out-of-fold predictions of every row: within-set SRCC, each clean
     image above its copies (per kind), and across sets: a well-rated photo above a strongly distorted AI image
     and the reverse, and the mean score of each set's best-rated images."""
-    rated, copies = np.arange(qd.n_rated), np.arange(qd.n_rated, len(qd.x))
-    out = {n: round(srcc(pred[rated][qd.sets[rated] == n], qd.z[rated][qd.sets[rated] == n]), 4) for n in QUALITY_SETS}
+    rated, copies = qd.scored, np.arange(qd.n_rated, len(qd.x))
+    out = {n: round(srcc(pred[rated][qd.sets[rated] == n], qd.z[rated][qd.sets[rated] == n]), 4) for n in SCORED_SETS}
     out["clean_above_copy"] = round(float((pred[qd.source[copies]] > pred[copies]).mean()), 4)
     for k in sorted(set(qd.kind[copies])):
         c = copies[qd.kind[copies] == k]
@@ -137,23 +148,23 @@ def scale_checks(qd: QualityData, pred: np.ndarray) -> dict:
         r = rated[qd.sets[rated] == n]
         return r[qd.z[r] >= np.quantile(qd.z[r], 0.6)]
 
-    photos, ai = np.concatenate([best(n) for n in QUALITY_SETS if QUALITY_SETS[n][1] == "photo"]), best("agiqa3k")
+    photos, ai = np.concatenate([best(n) for n in SCORED_SETS if QUALITY_SETS[n][1] == "photo"]), best("agiqa3k")
     strong = copies[qd.severity[copies] == 2]
     ai_set = qd.sets[strong] == "agiqa3k"
     out["good_photo_above_damaged_ai"] = round(float((pred[photos][:, None] > pred[strong[ai_set]][None]).mean()), 4)
     out["good_ai_above_damaged_photo"] = round(float((pred[ai][:, None] > pred[strong[~ai_set]][None]).mean()), 4)
-    out["mean_of_best_rated"] = {n: round(float(pred[best(n)].mean()), 1) for n in QUALITY_SETS}
+    out["mean_of_best_rated"] = {n: round(float(pred[best(n)].mean()), 1) for n in SCORED_SETS}
     return out
 
 
 def cross_validate(qd: QualityData, prior: np.ndarray, fit, seed: int = SEED) -> np.ndarray:
-    """Out-of-fold predictions of every row (grouped 5-fold over the rated images; copies follow their
-    source); fit(rows) -> a head."""
+    """Out-of-fold predictions of every row but the TRAIN_ONLY sets' (grouped 5-fold over the scored sets' rated
+    images; copies follow their source; the TRAIN_ONLY images in every training part); fit(rows) -> a head."""
     pred = np.zeros(len(qd.x), np.float32)
-    rated = np.arange(qd.n_rated)
+    rated = qd.scored
     for tr, te in folds(qd.groups[rated], seed=seed):
-        test = qd.with_copies(te)
-        pred[test] = fit(qd.with_copies(tr)).predict(qd.x[test])
+        test = qd.with_copies(rated[te])
+        pred[test] = fit(qd.with_copies(np.concatenate([rated[tr], qd.train_only]))).predict(qd.x[test])
     return pred
 
 
@@ -167,14 +178,15 @@ def train_common(data: dict[str, Featurized], distorted: Distorted, seed: int = 
     head, ranker = fit_common(qd, np.arange(len(qd.x)), prior)
     train_pred = head.predict(qd.x)
     reports = []
-    for n, (key, _) in QUALITY_SETS.items():
+    for n in SCORED_SETS:
+        key = QUALITY_SETS[n][0]
         m = np.flatnonzero(qd.sets[:qd.n_rated] == n)
         reports.append({"head": "quality (common scale)", "data": n if n != "para" else "para (quality votes)",
                         "n": int(len(m)), "train": correlations(train_pred[m], data[n].y(key)),
                         "cv": correlations(pred[m], data[n].y(key))})
-    reports.append({"head": "quality (scale checks)", "data": f"{qd.n_rated} rated + {len(qd.x) - qd.n_rated} "
-                    "distorted copies", "n": int(len(qd.x)), "train": scale_checks(qd, train_pred),
-                    "cv": scale_checks(qd, pred)})
+    reports.append({"head": "quality (scale checks)", "data": f"{len(qd.scored)} rated + {len(qd.x) - qd.n_rated} "
+                    f"distorted copies (+ {len(qd.train_only)} always in training)", "n": int(len(qd.x)),
+                    "train": scale_checks(qd, train_pred), "cv": scale_checks(qd, pred)})
     head.gate.info["distorted_copies"] = {"levels": {k: list(np.ravel(v).tolist()) for k, v in LEVELS.items()},
                                           "sources": {n: k for n, (_, k) in PER_SET.items()}}
     return head, reports

@@ -26,6 +26,7 @@ from iqa_core.training.alignment import SHIP_GATE, train_alignment
 from iqa_core.training.common_scale import train_common
 from iqa_core.training.distortions import distorted_features
 from iqa_core.training.featurize import Featurized, featurize
+from iqa_core.training.quality import train_only_sets
 
 REPORT_FILE = HEADS_FILE.parent / "training_report.json"
 DEV_SETS = ("agiqa3k", "livec", "para", "emotion6")
@@ -101,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         reports += [r for r in json.loads(args.out.with_name(REPORT_FILE.name).read_text())["reports"]
                     if r["head"].startswith("quality")]
     else:
-        heads["quality"], rep = train_common(data, distorted_features(data, encoder, args.limit and 3))
+        heads["quality"], rep = train_common(data | train_only_sets(encoder, args.data, args.limit),
+                                             distorted_features(data, encoder, args.limit and 3))
         reports += rep
     part, rep = train_alignment(data["agiqa3k"], encoder.name_embeddings, negatives=SHIP_GATE)
     heads.update(part)

@@ -82,7 +82,7 @@ def training_overlap(folder: Path, score: str) -> str | None:
     """The training set named in SCORES[score].trained_on that this folder belongs to, if any."""
 
     parts = {p.lower() for p in Path(folder).resolve().parts}
-    for name in re.findall(r"[\w.]+-dev\b", SCORES[score].trained_on):
+    for name in re.findall(r"[\w.]+-(?:dev|train)\b", SCORES[score].trained_on):
         if name.lower() in parts:
             return name
     return None
