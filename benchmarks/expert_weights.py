@@ -141,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     encoder = LiteEncoder()
     data = {n: featurize(n, encoder, datasets.DEFAULT_ROOT) for n in ("agiqa3k", "livec", "para", "emotion6")}
-    _QD, _PRIOR = quality_data(data, distorted_features(data, encoder)), data["agiqa3k"].prior(["image"], POWER_TECHNICAL)
+    _QD = quality_data(data, distorted_features(data, encoder))
+    _PRIOR = data["agiqa3k"].prior(["image"], POWER_TECHNICAL)
     with ProcessPoolExecutor(args.workers) as pool:
         parts = list(pool.map(run_part, args.parts))
     rows = [[p["part"], d, p["chosen"][d], p["inner"][d][p["chosen"][d]], p["inner"][d][SHIPPED],

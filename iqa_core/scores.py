@@ -25,8 +25,8 @@ SCORES: dict[str, ScoreSpec] = {
     for s in (
         ScoreSpec("quality", 0, 100, True,
                   "Technical quality: sharpness, noise, artefacts, exposure.",
-                  "agiqa3k-dev + livec-dev + para-dev quality votes + synthetic distortions of them (one scale) + 2,000 "
-                  "para-train quality votes"),
+                  "agiqa3k-dev + livec-dev + para-dev quality votes + synthetic distortions of them (one scale) "
+                  "+ 2,000 para-train quality votes"),
         ScoreSpec("aesthetics", 0, 100, True,
                   "How pleasing the image is: composition, colour, light, subject.",
                   "para-train (PARA's train split; the dev split is held out)"),

@@ -2,9 +2,8 @@
 
 Features are computed with the same loader and encoder as the app (training.featurize, cached), and every
 head is reported with train and held-out figures side by side (training_report.json). The heads come from:
-quality (training.common_scale: AGIQA-3K, LIVE-C, PARA's quality votes (dev, and 2,000 of para-train's) and synthetic
-distortions, on one scale), alignment (training.alignment: AGIQA-3K
-with mismatched prompts), aesthetics and attributes (training.aesthetics: para-train, para-dev), emotion and
+quality (training.common_scale: AGIQA-3K, LIVE-C, PARA's quality votes (dev, and 2,000 of para-train's) and
+synthetic distortions, on one scale), alignment (training.alignment: AGIQA-3K with mismatched prompts), aesthetics and attributes (training.aesthetics: para-train, para-dev), emotion and
 sentiment (training.affect: Emotion6, PARA's emotion votes). Writes iqa_core/weights/heads.safetensors with
 the encoder's configuration, and training_report.json beside it.
 """
