@@ -29,7 +29,8 @@ class Measured:
 def measure_image(image: Image.Image) -> Measured:
     working = measure.WorkingCopy.of(image)
     evidence = Evidence(working)
-    evidence.channels(GRID, GRID)  # what the feature segmentation reads of it
+    evidence.channels(GRID, GRID)  # what the feature segmentation reads of it, and the severity of its labels
+    evidence.cells((GRID, GRID))
     return Measured(working, measure.measure(working), evidence)
 
 

@@ -2,6 +2,8 @@
 saturation), per region relative to the image's median region: the evidence behind a region's score."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from PIL import Image
 
@@ -9,6 +11,7 @@ from iqa_core.analysis import filters, measure
 
 WEIGHTS = {"blur": 1.6, "noise": 1.0, "block": 2.0, "over": 1.0, "veil": 1.3}
 RATE, DEAD_ZONE = 2.0, 0.3  # evidence_factor: S below DEAD_ZONE (ordinary variation) costs nothing
+QUANTILE_BINS = 64
 
 
 def _box(a: np.ndarray, w: int, h: int) -> np.ndarray:
@@ -20,14 +23,34 @@ def _thin(a: np.ndarray) -> np.ndarray:
     return a[::2, ::2].ravel()
 
 
-def _label_quantile(values: np.ndarray, labels: np.ndarray, n: int, q: float, lo: float, hi: float,
-                    bins: int = 64) -> np.ndarray:
-    """Per-label q-quantile from one 2-D histogram (bin centres): no sort, a few milliseconds."""
+def _hist(values: np.ndarray, cells: np.ndarray, n: int, lo: float, hi: float, bins: int = QUANTILE_BINS
+          ) -> np.ndarray:
+    """(n, bins) histogram of values per cell: what _quantile reads, summed over a label's cells."""
     b = np.clip(((values - lo) * (bins / (hi - lo))).astype(np.int64), 0, bins - 1)
-    hist = np.bincount((labels.astype(np.int64) * bins + b).ravel(), minlength=n * bins).reshape(n, bins)
+    return np.bincount(cells * bins + b, minlength=n * bins).reshape(n, bins)
+
+
+def _quantile(hist: np.ndarray, q: float, lo: float, hi: float) -> np.ndarray:
+    """Per-row q-quantile of a histogram (bin centres): no sort, a few milliseconds."""
     cum = np.cumsum(hist, 1)
     k = (cum >= q * np.maximum(cum[:, -1:], 1)).argmax(1)
-    return lo + (k + 0.5) * (hi - lo) / bins
+    return lo + (k + 0.5) * (hi - lo) / hist.shape[1]
+
+
+@dataclass
+class _Cells:
+    """Per cell of a label map of one shape (a cell: the pixels PIL's nearest resize to the working copy gives
+    it), every sum and count that severity reads; a label's are the sums over its cells, so severity never
+    touches the full-resolution maps (and the measuring beside the encoder makes these ahead of it)."""
+    count: np.ndarray  # samples (every other row and column)
+    sums: dict[str, np.ndarray]  # of the thinned statistics over the samples
+    edges: np.ndarray  # edge samples
+    edge_sums: dict[str, np.ndarray]
+    hists: dict[str, np.ndarray]  # (cells, QUANTILE_BINS)
+    on_steps: np.ndarray  # step sums and counts across the 8-px grid, and over all neighbours
+    on_count: np.ndarray
+    all_steps: np.ndarray
+    all_count: np.ndarray
 
 
 class Evidence:
@@ -48,17 +71,8 @@ class Evidence:
         mx, mn = w.extremes
         self.sat = mx[::2, ::2] - mn[::2, ::2]
         self.edge = self.coarse[::2, ::2] > np.percentile(self.coarse[::2, ::2], 70)
-        # What severity reads that no label map changes, made here (beside the encoder, for a single request):
-        # the thinned samples, and the steps with a zero last column / row, so that their per-label sums run
-        # over the contiguous full label map (adding zeros leaves every sum exactly as it was).
-        self._edge = self.edge.ravel()
-        self._lap, self._coarse = _thin(self.lap), _thin(self.coarse)
-        self._lap_edge, self._coarse_edge = self._lap[self._edge], self._coarse[self._edge]
-        self._log_noise, self._lum, self._clip = np.log1p(_thin(self.noise)), _thin(self.lum), _thin(self.clip)
-        h, wd = self.lum.shape
-        self._dx_full, self._dy_full = np.zeros((h, wd)), np.zeros((h, wd))
-        self._dx_full[:, :-1], self._dy_full[:-1] = self.dx, self.dy
         self._grids: dict[tuple[int, int], np.ndarray] = {}
+        self._cells: dict[tuple[int, int], _Cells] = {}
 
     def channels(self, w: int, h: int) -> np.ndarray:
         """(h, w, 5) channels for clustering, each standardised over the image; kept per grid size (the
@@ -70,45 +84,55 @@ class Evidence:
             self._grids[w, h] = (x - x.mean((0, 1))) / (x.std((0, 1)) + 0.05)
         return self._grids[w, h]
 
-    @staticmethod
-    def _labels(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-        img = Image.fromarray(labels.astype(np.uint8)).resize(shape[::-1], Image.NEAREST)
-        return np.asarray(img).astype(np.int64)
+    def cells(self, shape: tuple[int, int]) -> _Cells:
+        """_Cells of label maps of this shape, made once per shape."""
+        if shape not in self._cells:
+            n = shape[0] * shape[1]
+            index = Image.fromarray(np.arange(n, dtype=np.int32).reshape(shape), "I")
+            cell = np.asarray(index.resize(self.lum.shape[::-1], Image.NEAREST)).astype(np.int64)
+            thin, edge = _thin(cell), self.edge.ravel()
+            sums = {"lap": _thin(self.lap), "coarse": _thin(self.coarse), "clip": _thin(self.clip),
+                    "sat": self.sat.ravel()}
+            on_x, on_y = cell[:, :-1][:, 7::8].ravel(), cell[:-1][7::8].ravel()
+            all_x, all_y = cell[:, :-1].ravel(), cell[:-1].ravel()
+            self._cells[shape] = _Cells(
+                count=np.bincount(thin, minlength=n), sums={k: np.bincount(thin, v, n) for k, v in sums.items()},
+                edges=np.bincount(thin[edge], minlength=n),
+                edge_sums={k: np.bincount(thin[edge], sums[k][edge], n) for k in ("lap", "coarse")},
+                hists={"log_noise": _hist(np.log1p(_thin(self.noise)), thin, n, 0.0, 7.0),
+                       "lum": _hist(_thin(self.lum), thin, n, 0.0, 1.0)},
+                on_steps=np.bincount(on_x, self.dx[:, 7::8].ravel(), n) + np.bincount(on_y, self.dy[7::8].ravel(), n),
+                on_count=np.bincount(on_x, minlength=n) + np.bincount(on_y, minlength=n),
+                all_steps=np.bincount(all_x, self.dx.ravel(), n) + np.bincount(all_y, self.dy.ravel(), n),
+                all_count=np.bincount(all_x, minlength=n) + np.bincount(all_y, minlength=n))
+        return self._cells[shape]
 
     def severity(self, labels: np.ndarray) -> dict[str, np.ndarray]:
         """Per label (labels: a small label map of the image's frame), the five relative statistics of the
         module docstring; 0 = like the image's median region, > 0 = worse. Means and quantiles are read on
         every other row and column (the maps are computed at full resolution; this only thins the sample)."""
         n = int(labels.max()) + 1
-        full = self._labels(labels, self.lum.shape)
-        flat = full[::2, ::2].ravel()
-        cnt = np.maximum(np.bincount(flat, minlength=n), 1)
-        mean = lambda a: np.bincount(flat, a, n) / cnt  # noqa: E731
-        e = flat[self._edge]
-        ecnt = np.bincount(e, minlength=n)
-        sharp = ((np.bincount(e, self._lap_edge, n) + 0.5 * ecnt) /
-                 (np.bincount(e, self._coarse_edge, n) + 0.5 * ecnt + 1e-9))
+        cells, lab = self.cells(labels.shape), labels.ravel().astype(np.int64)
+        total = lambda a: np.bincount(lab, a, n)  # noqa: E731  (a label's sum over its cells)
+        cnt = np.maximum(total(cells.count), 1)
+        mean = {k: total(v) / cnt for k, v in cells.sums.items()}
+        ecnt = total(cells.edges)
+        sharp = ((total(cells.edge_sums["lap"]) + 0.5 * ecnt) / (total(cells.edge_sums["coarse"]) + 0.5 * ecnt + 1e-9))
         sharp = np.where(ecnt >= 10, sharp, np.nan)  # too few edges to judge: as the median region
         sharp = np.where(np.isnan(sharp), np.nanmedian(sharp) if np.isfinite(sharp).any() else 1.0, sharp)
-        ratio = (mean(self._lap) + 0.5) / (mean(self._coarse) + 0.5)
-        floor = np.expm1(_label_quantile(self._log_noise, flat, n, 0.2, 0.0, 7.0))
-        p5 = _label_quantile(self._lum, flat, n, 0.05, 0.0, 1.0)
-        p50 = _label_quantile(self._lum, flat, n, 0.5, 0.0, 1.0)
-        lx, ly = full[:, :-1], full[:-1, :]
-        on_s = (np.bincount(lx[:, 7::8].ravel(), self.dx[:, 7::8].ravel(), n) +
-                np.bincount(ly[7::8].ravel(), self.dy[7::8].ravel(), n))  # steps across the 8-px grid
-        on_c = np.bincount(lx[:, 7::8].ravel(), minlength=n) + np.bincount(ly[7::8].ravel(), minlength=n)
-        every = full.ravel()
-        all_s = np.bincount(every, self._dx_full.ravel(), n) + np.bincount(every, self._dy_full.ravel(), n)
-        # Pixels with a right and with a lower neighbour: all of them less the last column, and less the last row.
-        all_c = 2 * np.bincount(every, minlength=n) - np.bincount(full[:, -1], minlength=n) \
-            - np.bincount(full[-1], minlength=n)
+        ratio = (mean["lap"] + 0.5) / (mean["coarse"] + 0.5)
+        onehot = (lab[None] == np.arange(n)[:, None]).astype(np.float64)  # counts: exact in float64
+        noise_hist, lum_hist = onehot @ cells.hists["log_noise"], onehot @ cells.hists["lum"]
+        floor = np.expm1(_quantile(noise_hist, 0.2, 0.0, 7.0))
+        p5, p50 = _quantile(lum_hist, 0.05, 0.0, 1.0), _quantile(lum_hist, 0.5, 0.0, 1.0)
+        on_s, on_c = total(cells.on_steps), total(cells.on_count)
+        all_s, all_c = total(cells.all_steps), total(cells.all_count)
         on, off = on_s / np.maximum(on_c, 1), (all_s - on_s) / np.maximum(all_c - on_c, 1)
         rel = lambda a: np.log(a / np.median(a))  # noqa: E731
         dev = lambda a: a - np.median(a)  # noqa: E731
         c = {"sharp": rel(sharp), "floor": rel(floor + 0.5), "ratio": rel(ratio), "on_grid": rel(on + 0.5),
-             "off_grid": rel(off + 0.5), "clip": dev(mean(self._clip)), "p5": dev(p5), "p50": dev(p50),
-             "sat": dev(mean(self.sat.ravel()))}
+             "off_grid": rel(off + 0.5), "clip": dev(mean["clip"]), "p5": dev(p5), "p50": dev(p50),
+             "sat": dev(mean["sat"])}
         return {"blur": -c["sharp"], "noise": np.minimum(c["floor"], 2.0 * c["ratio"]),
                 "block": c["on_grid"] - c["off_grid"], "over": c["clip"] + c["p5"], "veil": c["p50"] - c["sat"],
                 **c}
