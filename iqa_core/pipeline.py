@@ -1,5 +1,5 @@
 """The assessment pipeline, as Hugging Face's Pipeline splits it: preprocess (decode, metadata) -> forward
-(encode, heads) -> postprocess (measures, attributes, regions, explanation), with typed hand-offs between
+(encode, measures, heads; regions begun) -> postprocess (subject, regions, attributes, explanation), with typed hand-offs between
 the stages (Prepared, ModelOutputs). Plain data in, Assessment out; `assess` is the one public call.
 """
 from __future__ import annotations
@@ -15,7 +15,8 @@ from PIL import Image
 
 from iqa_core import __version__, explain
 from iqa_core.analysis import attributes, measured, reference, regions, subject
-from iqa_core.assessment import Assessment, NativeCrop, Sentiment
+from iqa_core.analysis.measured import Measured
+from iqa_core.assessment import Assessment, NativeCrop, Region, Sentiment
 from iqa_core.explain import writers
 from iqa_core.inputs.load import LoadedImage, load_image
 from iqa_core.inputs.metadata import Metadata, from_user, merge
@@ -23,6 +24,7 @@ from iqa_core.model import features, native_crops
 from iqa_core.model.encoders.lite import FeatureMaps, LiteEncoder
 from iqa_core.model.heads import HEADS_FILE, GatedHead, check_encoder, load_heads
 from iqa_core.registry import create, parse
+from iqa_core.runtime import beside
 from iqa_core.scores import EMOTIONS, TEXT_PRIORITY
 
 FIELDS = ("quality", "aesthetics", "alignment", "valence", "arousal", "emotions", "sentiment", "attributes",
@@ -48,7 +50,8 @@ class ModelOutputs:
     p_positive: float
     ai_generated: float | None = None  # the quality gate's AI-image share, where the head has a gate
     native: list[NativeCrop] = field(default_factory=list)  # a large image's crops at its pixels
-    measuring: Future | None = None  # measured.measure_image, run beside the encoder (None: measure in line)
+    measured: Measured | None = None  # what was measured of the image beside the encoder (or in line)
+    regions: Future | None = None  # Assessor._regions, run beside the heads (None: in line, in postprocess)
 
 
 @dataclass
@@ -112,10 +115,20 @@ class Assessor:
         for prep, cs, pending in zip(batch, crops, measuring):
             fm, crop_maps = next(maps), [next(maps) for _ in cs]
             prep.timings["encode"] = round(encode_ms, 2)
+            with _timed(prep.timings, "measure"):  # what is left of it after the encoder, or all of it in line
+                done = measured.result(pending, prep.loaded.image)
+            # The regions read the maps and the measuring, not the heads: with a spare core they run beside them.
+            regions_pending = beside(self._regions, fm, prep.loaded.image, done)
             with _timed(prep.timings, "heads"):
                 outs.append(self._heads(prep, fm, [box for box, _ in cs], crop_maps))
-            outs[-1].measuring = pending
+            outs[-1].measured, outs[-1].regions = done, regions_pending
         return outs
+
+    def _regions(self, fm: FeatureMaps, image: Image.Image, done: Measured) -> tuple[list, list[Region]]:
+        """The region segments and their Regions (scores, damage, outlines)."""
+        segs, scores, issues = regions.compute(fm, self.heads["quality"].predict, image=image, working=done.working,
+                                               evidence=done.evidence)
+        return segs, regions.describe(segs, scores, issues)
 
     def _native(self, boxes: list, crop_maps: list[FeatureMaps]) -> list[NativeCrop]:
         q = self.heads["quality"]
@@ -163,16 +176,13 @@ class Assessor:
         p_pos = out.p_positive
         sentiment = Sentiment("positive" if p_pos >= 0.5 else "negative", round(max(p_pos, 1 - p_pos), 4))
         q = self.heads["quality"]
-        with _timed(t, "measure"):  # what is left of it after the encoder, or all of it in line
-            done = measured.result(out.measuring, img)
+        done = out.measured
         working = done.working  # measured once, read by the subject, attributes and regions
         with _timed(t, "subject"):
             found = subject.find(out.maps, self.encoder.image.classifier, working, self.encoder.names)
             found.subject.quality = round(float(q.predict(features.pool_regions(out.maps.maps, [found.grid]))[0]), 2)
-        with _timed(t, "regions"):
-            segs, region_scores, issues = regions.compute(out.maps, q.predict, image=img, working=working,
-                                                          evidence=done.evidence)
-            region_list = regions.describe(segs, region_scores, issues)
+        with _timed(t, "regions"):  # what is left of them after the heads and the subject, or all in line
+            segs, region_list = out.regions.result() if out.regions is not None else self._regions(out.maps, img, done)
             subject.judge_regions(region_list, [sg.mask for sg in segs], found)
             if self.backends["quality"] == "lite":  # a zero-shot backend's score stays as it gave it
                 # The subject weighs more than the backdrop; a large image's crops then add what its pixels show.

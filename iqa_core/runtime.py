@@ -8,6 +8,7 @@ import os
 import sys
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -61,6 +62,15 @@ def configure_server(concurrency: int) -> None:
     other core."""
     set_thread_budget(max(1, (os.cpu_count() or 1) // max(1, concurrency)))
     limit_malloc_arenas()
+
+
+_BESIDE = ThreadPoolExecutor(max_workers=2, thread_name_prefix="iqa-beside")  # idle threads cost nothing
+
+
+def beside(fn: Callable, *args) -> Future | None:
+    """fn(*args) on a second thread where this request's budget has a core to spare, else None (the caller
+    runs it in line). For work that numpy, OpenCV, Pillow and BLAS do with the GIL released for most of it."""
+    return _BESIDE.submit(fn, *args) if compute_threads() > 1 else None
 
 
 def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:

@@ -131,9 +131,9 @@ def test_block_dims_describe_the_pooled_image_vector(assessor, agiqa):
     assert len(dims) == 2 * len(fm.maps) * len(next(iter(fm.maps.values())))  # mean and std per map and size
 
 
-def test_measuring_beside_the_encoder_gives_the_in_line_result(assessor, agiqa):
-    """With a spare core the measuring runs on a second thread during the encode; with one thread (a batch
-    worker) it runs in line: the assessment is the same either way."""
+def test_measuring_and_regions_beside_give_the_in_line_result(assessor, agiqa):
+    """With a spare core the measuring runs on a second thread during the encode and the regions beside the
+    heads; with one thread (a batch worker) both run in line: the assessment is the same either way."""
     from iqa_core.analysis import measured
     from iqa_core.runtime import thread_budget
 
@@ -141,10 +141,11 @@ def test_measuring_beside_the_encoder_gives_the_in_line_result(assessor, agiqa):
     with thread_budget(2):
         prep = assessor.preprocess(s.path, prompt=s.prompt)
         out = assessor.forward([prep])[0]
-        assert out.measuring is not None
+        assert out.regions is not None
         beside = assessor.postprocess(prep, out).to_dict()
     with thread_budget(1):
         assert measured.ahead(Image.new("RGB", (8, 8))) is None
+        assert assessor.forward([assessor.preprocess(s.path)])[0].regions is None
         in_line = assessor.assess(s.path, prompt=s.prompt).to_dict()
     beside.pop("timings_ms"), in_line.pop("timings_ms")
     assert beside == in_line

@@ -6,7 +6,7 @@ release the GIL for most of their time) fills it. A batch worker with one thread
 """
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from PIL import Image
@@ -14,9 +14,7 @@ from PIL import Image
 from iqa_core.analysis import measure
 from iqa_core.analysis.regions.evidence import Evidence
 from iqa_core.analysis.regions.segment import GRID
-from iqa_core.runtime import compute_threads
-
-_AHEAD = ThreadPoolExecutor(max_workers=2, thread_name_prefix="iqa-measure")  # idle threads cost nothing
+from iqa_core.runtime import beside
 
 
 @dataclass
@@ -37,7 +35,7 @@ def measure_image(image: Image.Image) -> Measured:
 def ahead(image: Image.Image) -> Future | None:
     """measure_image on a second thread where this request's budget has a core to spare, else None (the
     caller measures in line)."""
-    return _AHEAD.submit(measure_image, image) if compute_threads() > 1 else None
+    return beside(measure_image, image)
 
 
 def result(pending: Future | None, image: Image.Image) -> Measured:
