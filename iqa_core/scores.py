@@ -26,7 +26,7 @@ SCORES: dict[str, ScoreSpec] = {
         ScoreSpec("quality", 0, 100, True,
                   "Technical quality: sharpness, noise, artefacts, exposure.",
                   "agiqa3k-dev + livec-dev + para-dev quality votes + synthetic distortions of them (one scale) "
-                  "+ 2,000 para-train quality votes"),
+                  "+ 2,000 para-train quality votes; emotion6-dev images (no labels) teach the AI/photo gate"),
         ScoreSpec("aesthetics", 0, 100, True,
                   "How pleasing the image is: composition, colour, light, subject.",
                   "para-train (PARA's train split; the dev split is held out)"),

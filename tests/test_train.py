@@ -109,6 +109,29 @@ def test_gated_head_routes_each_domain_to_its_expert_and_round_trips(tmp_path):
     assert np.allclose(loaded.predict(x), head.predict(x), atol=0.01)  # weights are stored in float16
 
 
+def test_gate_only_images_teach_the_gate_and_leave_the_experts_alone():
+    # Emotion6's photos have no quality labels: they only tell the gate what photos from elsewhere look like.
+    from iqa_core.training import quality
+
+    rng = np.random.default_rng(1)
+    sets = np.array(["agiqa3k"] * 100 + ["livec"] * 100)
+    x = rng.normal(size=(200, 6)).astype(np.float32)
+    x[:, 5] += np.where(sets == "agiqa3k", 3.0, -3.0)
+    y = x[:, 0] + 0.1 * rng.normal(size=200)
+    groups = np.array([f"{s}:{i}" for i, s in enumerate(sets)])
+    elsewhere = rng.normal(size=(100, 6)).astype(np.float32)
+    elsewhere[:, 5] += 1.0  # photos that sit nearer the AI images than the training photos do
+    assert "emotion6" in quality.GATE_ONLY and quality.DOMAIN["emotion6"] == "photo"
+    prior = np.ones(6, np.float32)
+    before = quality.fit_gated(x, y, groups, prior)
+    after = quality.fit_gated(x, y, groups, prior, gate_only=(elsewhere[:50], np.array(["emotion6"] * 50)))
+    photo = quality.DOMAINS.index("photo")
+    assert before.domains(elsewhere[50:])[:, photo].mean() < 0.5 < after.domains(elsewhere[50:])[:, photo].mean()
+    assert after.domains(x[sets == "agiqa3k"])[:, photo].mean() < 0.25  # the AI images stay AI images
+    for d in quality.DOMAINS:
+        assert np.allclose(before.experts[d].predict(x), after.experts[d].predict(x))
+
+
 def test_expert_reads_only_the_sets_it_weighs():
     # benchmarks/expert_weights.py refits the experts with other dataset weights and IOVQA choices: a weight of 0
     # leaves a set's rows out, and IOVQA pairs a class head with the ridge.
@@ -160,7 +183,8 @@ def test_train_only_set_is_in_every_training_part_and_never_scored():
         x=rng.normal(size=(72, 4)).astype(np.float32), z=np.concatenate([rng.normal(size=70), [np.nan] * 2]),
         sets=sets, groups=np.array([f"{s}:{i}" for i, s in enumerate(sets[:70])] + ["agiqa3k:0"] * 2),
         source=np.concatenate([np.arange(70), [0, 0]]), kind=np.array([""] * 70 + ["blur", "blur"]),
-        severity=np.array([0] * 70 + [1, 2]), n_rated=n_rated)
+        severity=np.array([0] * 70 + [1, 2]), n_rated=n_rated, gate_x=np.zeros((0, 4), np.float32),
+        gate_sets=np.array([], str))
     assert set(quality.TRAIN_ONLY) == {"para_train"} and "para_train" not in quality.SCORED_SETS
     assert np.array_equal(qd.train_only, np.arange(60, 70)) and np.array_equal(qd.scored, np.arange(60))
     parts = []

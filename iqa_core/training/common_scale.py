@@ -15,7 +15,7 @@ from iqa_core.model.heads import GatedHead, LinearHead
 from iqa_core.training.distortions import LEVELS, PER_SET, Distorted
 from iqa_core.training.featurize import POWER_TECHNICAL, Featurized, zscore
 from iqa_core.training.fit import SEED, correlations, folds, srcc
-from iqa_core.training.quality import QUALITY_OUT, QUALITY_SETS, SCORED_SETS, TRAIN_ONLY, fit_gated
+from iqa_core.training.quality import GATE_ONLY, QUALITY_OUT, QUALITY_SETS, SCORED_SETS, TRAIN_ONLY, fit_gated
 from iqa_core.training.rank import RANK_OUT, Pairs, fit_rank, mos_pairs
 
 # The ranker's decay, fixed: of 0.01 and 0.1 tried in a first exploration (ranker alone, same folds), 0.1
@@ -42,6 +42,8 @@ class QualityData:
     kind: np.ndarray  # "" for rated images
     severity: np.ndarray  # 0 for rated images
     n_rated: int
+    gate_x: np.ndarray  # the GATE_ONLY sets' images, which only the gate reads (in every training part)
+    gate_sets: np.ndarray
 
     def with_copies(self, rated: np.ndarray) -> np.ndarray:
         """Rows of the rated images `rated` and of their distorted copies."""
@@ -60,20 +62,24 @@ class QualityData:
 
 
 def quality_data(data: dict[str, Featurized], distorted: Distorted) -> QualityData:
-    """The quality sets present in data (a benchmark of the earlier recipe leaves TRAIN_ONLY out)."""
+    """The quality and GATE_ONLY sets present in data (a benchmark of the earlier recipe leaves TRAIN_ONLY out)."""
     names = [n for n in QUALITY_SETS if n in data]
+    gate = {n: data[n].x(["image"])[:k] for n, (_, k) in GATE_ONLY.items() if n in data}
     sizes = [len(data[n].samples) for n in names]
     offset = dict(zip(names, np.cumsum([0] + sizes[:-1])))
     n_rated, m = sum(sizes), len(distorted.image)
     groups = np.concatenate([[f"{n}:{g}" for g in data[n].groups] for n in names])
     source = np.concatenate([np.arange(n_rated), [offset[d] + s for d, s in zip(distorted.dataset, distorted.source)]])
+    x = np.concatenate([data[n].x(["image"]) for n in names] + [distorted.image])
     return QualityData(
-        x=np.concatenate([data[n].x(["image"]) for n in names] + [distorted.image]),
+        x=x,
         z=np.concatenate([zscore(data[n].y(QUALITY_SETS[n][0])) for n in names] + [np.full(m, np.nan)]),
         sets=np.concatenate([[n] * k for n, k in zip(names, sizes)] + [distorted.dataset]),
         groups=np.concatenate([groups, groups[source[n_rated:]]]), source=source,
         kind=np.concatenate([np.full(n_rated, ""), distorted.kind]),
-        severity=np.concatenate([np.zeros(n_rated, int), distorted.severity]), n_rated=n_rated)
+        severity=np.concatenate([np.zeros(n_rated, int), distorted.severity]), n_rated=n_rated,
+        gate_x=np.concatenate(list(gate.values()) or [x[:0]]),
+        gate_sets=np.array([n for n, v in gate.items() for _ in v], dtype=str))
 
 
 def pairs_for(qd: QualityData, rows: np.ndarray) -> Pairs:
@@ -128,7 +134,7 @@ def fit_common(qd: QualityData, rows: np.ndarray, prior: np.ndarray) -> tuple[Ga
     """The gated quality head on the common scale, and the ranker that set it."""
     ranker = fit_ranker(qd, rows, prior)
     head = fit_gated(qd.x[rows], common_targets(qd, rows, ranker), qd.groups[rows], prior,
-                     row_weight=row_weights(qd, rows))
+                     row_weight=row_weights(qd, rows), gate_only=(qd.gate_x, qd.gate_sets))
     head.gate.info["ranker_decay"] = ranker.info["decay"]
     return head, ranker
 
@@ -189,4 +195,5 @@ def train_common(data: dict[str, Featurized], distorted: Distorted, seed: int = 
                     "train": scale_checks(qd, train_pred), "cv": scale_checks(qd, pred)})
     head.gate.info["distorted_copies"] = {"levels": {k: list(np.ravel(v).tolist()) for k, v in LEVELS.items()},
                                           "sources": {n: k for n, (_, k) in PER_SET.items()}}
+    head.gate.info["gate_only"] = {n: int((qd.gate_sets == n).sum()) for n in GATE_ONLY}
     return head, reports
