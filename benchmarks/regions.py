@@ -137,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
                 "\nLenient: the worst region overlaps the degraded area at all (chance in brackets)"))
     s = result["shipped"]
     print(f"\nShipped ({s['method']}/{s['scoring']}), read back from Assessment.regions: hit rate "
-          f"{s['hit_from_assessment']:.3f}; regions stage {s['regions_ms_median']} ms median, "
+          f"{s['hit_from_assessment']:.3f}; regions stage (what is left after the heads it runs beside) "
+          f"{s['regions_ms_median']} ms median, "
           f"{s['regions_ms_p90']} ms p90; {redraws} invisible areas redrawn")
     print(f"wrote {write_json('regions.json', result)} in {time.time() - t_start:.0f} s")
     return 0
