@@ -1,6 +1,7 @@
 """The assessment pipeline, as Hugging Face's Pipeline splits it: preprocess (decode, metadata) -> forward
-(encode, measures, heads; regions begun) -> postprocess (subject, regions, attributes, explanation), with typed hand-offs between
-the stages (Prepared, ModelOutputs). Plain data in, Assessment out; `assess` is the one public call.
+(encode, measures, heads; regions begun) -> postprocess (subject, regions, attributes, explanation), with
+typed hand-offs between the stages (Prepared, ModelOutputs). Plain data in, Assessment out; `assess` is the
+one public call.
 """
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ class ModelOutputs:
     ai_generated: float | None = None  # the quality gate's AI-image share, where the head has a gate
     native: list[NativeCrop] = field(default_factory=list)  # a large image's crops at its pixels
     measured: Measured | None = None  # what was measured of the image beside the encoder (or in line)
-    regions: Future | None = None  # Assessor._regions, run beside the heads (None: in line, in postprocess)
+    regions: Future | None = None  # Assessor._regions run beside the heads (None: in line, in postprocess)
 
 
 @dataclass

@@ -49,7 +49,8 @@ EXPERT_WEIGHTS = {"ai": {"agiqa3k": 1.0, "livec": 0.2, "para": 0.1, "para_train"
 # photo expert, whose votes lifted PARA more (0.704 -> 0.735 on the reported folds, LIVE-C 0.764 -> 0.777), and
 # an IOVQA photo expert adds about 3 minutes a fit (18 to a training run already near its 45-minute budget).
 EXPERT_IOVQA = {"ai": True, "photo": False}
-# About as much weight per domain (photos: 600 + 500 + 200 + 300 against AI images' 1,000).
+# Per-set sample weights in the gate; its rated images weigh 600 + 500 + 200 + 300 as photos (LIVE-C, PARA dev,
+# para-train, Emotion6) against 1,000 as AI images.
 GATE_WEIGHTS = {"agiqa3k": 1.0, "livec": 2.0, "para": 0.5, "para_train": 0.1, "emotion6": 1.0}
 GATE_C = 1.0  # the domains separate easily; the softmax default C (0.001-0.01) leaves the gate undecided
 EXPERT_DECAY = 0.03  # IOVQA decay, fixed for the experts (what inner folds chose for quality before) to bound time
