@@ -16,6 +16,7 @@ from benchmarks.common import table, write_json
 from iqa_core.model.encoders.lite import LiteEncoder
 from iqa_core.scores import EMOTIONS
 from iqa_core.training import datasets
+from iqa_core.training.affect import SCALE_SAM
 from iqa_core.training.featurize import IMAGE_INPUTS, POWER_SEMANTIC, featurize
 from iqa_core.training.fit import cross_val_predict, fit_distribution, fit_ridge, srcc, top1_kl
 
@@ -36,7 +37,7 @@ def emotion6_cv(x: np.ndarray, prior: np.ndarray, em) -> dict:
     fit = lambda a, b, g: fit_distribution(a, b, "emotions", IMAGE_INPUTS, list(EMOTIONS), g, prior=prior)  # noqa: E731
     out = top1_kl(cross_val_predict(fit, x, dist, em.groups, grouped=True).pred, dist)
     for key in ("valence", "arousal"):
-        reg = lambda a, b, key=key: fit_ridge(a, b, key, IMAGE_INPUTS, prior, clip=(1.0, 9.0))  # noqa: E731
+        reg = lambda a, b, key=key: fit_ridge(a, b, key, IMAGE_INPUTS, prior, **SCALE_SAM)  # noqa: E731
         out[key] = round(srcc(cross_val_predict(reg, x, em.y(key), em.groups).pred, em.y(key)), 4)
     return out
 
