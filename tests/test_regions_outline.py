@@ -1,13 +1,12 @@
 """The region stage's one-pass shortcuts give the numbers of the direct computations they replace: the
-outline simplification (skimage's approximate_polygon, at every tolerance polygons tries) and the filter
-responses the working copy shares between measure and the region evidence."""
+outline simplification and the filter responses the working copy shares between measure and the region evidence."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from PIL import Image
 from scipy import ndimage
-from skimage.measure import approximate_polygon, find_contours
+from skimage.measure import find_contours
 
 from iqa_core.analysis import measure, regions
 from iqa_core.analysis.regions import outline
@@ -27,20 +26,31 @@ def dev_regions(assessor, data_root):
     return out
 
 
-def test_one_pass_douglas_peucker_keeps_skimages_points_at_every_tolerance(dev_regions):
-    chains = 0
+def _distance_to_ring(p: np.ndarray, poly: np.ndarray) -> float:
+    """Distance from p to the closed polyline poly (n, 2)."""
+    a, b = poly, np.roll(poly, -1, axis=0)
+    ab = b - a
+    t = np.clip(((p - a) * ab).sum(1) / np.maximum((ab * ab).sum(1), 1e-12), 0.0, 1.0)
+    return float(np.linalg.norm(p - (a + t[:, None] * ab), axis=1).min())
+
+
+def test_outline_simplification_keeps_ring_points_within_its_tolerance(dev_regions):
+    """Douglas-Peucker on the dev regions' outline rings: the outline is made of the ring's own points, every
+    dropped point lies within the tolerance of it, and a point budget raises the tolerance until it fits."""
+    rings = 0
     for _, masks in dev_regions:
         for mask in masks:
             smooth = ndimage.gaussian_filter(mask.astype(np.float32), 0.6, mode="nearest")
             for c in find_contours(np.pad(smooth, 1), 0.5):
-                xy = c[:, ::-1][::3]
-                splits = outline._splits(xy, 0.6)
-                for tol in 0.6 * 1.6 ** np.arange(8):
-                    want = approximate_polygon(xy, tol)
-                    got = outline._simplified(xy, splits, tol)
-                    assert got.shape == want.shape and (got == want).all(), (len(xy), tol)
-                chains += 1
-    assert chains >= 40
+                assert (c[0] == c[-1]).all()  # the padded mask's contours are closed
+                ring = c[:-1, ::-1][::3].astype(np.float32)
+                poly = outline.simplified(ring, max_points=len(ring))  # the budget never binds: tolerance 0.6
+                assert 2 <= len(poly) <= len(ring) and all((ring == p).all(1).any() for p in poly)
+                assert max(_distance_to_ring(p, poly) for p in ring) <= 0.6 + 1e-4
+                small = outline.simplified(ring, max_points=4)
+                assert 2 <= len(small) <= 4
+                rings += 1
+    assert rings >= 40
 
 
 def test_shared_filter_responses_equal_the_direct_filters(dev_regions):

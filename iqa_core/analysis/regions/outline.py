@@ -1,6 +1,7 @@
 """Regions as data: each segment's outline (polygons), centre, bounding box and place in words."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from scipy import ndimage
 from skimage.measure import find_contours
@@ -31,43 +32,13 @@ def place(x: float, y: float) -> str:
     return row if col == "centre" else f"{row} {col}"
 
 
-def _splits(xy: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
-    """Douglas-Peucker's recursion over the chain xy, as skimage's approximate_polygon runs it (the same
-    distances, so the same points), down to `tolerance`, recorded once for every larger tolerance: for each
-    split, the point it keeps and its reach, the smallest chord distance along its line of parent splits
-    (itself included). A split survives a tolerance exactly when its reach exceeds it, because
-    approximate_polygon only splits a piece whose parent split was made."""
-    point, reach = [], []
-    stack = [(0, len(xy) - 1, np.inf)]
-    while stack:
-        start, end, above = stack.pop()
-        if end - start < 2:
-            continue
-        (r0, c0), (r1, c1) = xy[start], xy[end]
-        dr, dc = r1 - r0, c1 - c0
-        angle = -np.arctan2(dr, dc)
-        cos, sin = np.cos(angle), np.sin(angle)
-        seg = xy[start + 1:end]
-        dr0, dc0 = seg[:, 0] - r0, seg[:, 1] - c0
-        dr1, dc1 = seg[:, 0] - r1, seg[:, 1] - c1
-        perp = ((dr0 * dr + dc0 * dc) > 0) & ((-dr1 * dr - dc1 * dc) > 0)
-        d = np.where(perp, np.abs(seg[:, 0] * cos + seg[:, 1] * sin - (c0 * sin + r0 * cos)),
-                     np.minimum(np.sqrt(dc0 ** 2 + dr0 ** 2), np.sqrt(dc1 ** 2 + dr1 ** 2)))
-        i = int(np.argmax(d))
-        if d[i] > tolerance:
-            at, r = start + 1 + i, min(float(d[i]), above)
-            point.append(at), reach.append(r)
-            stack += [(at, end, r), (start, at, r)]
-    return np.array(point, np.int64), np.array(reach)
-
-
-def _simplified(xy: np.ndarray, splits: tuple[np.ndarray, np.ndarray], tolerance: float) -> np.ndarray:
-    """approximate_polygon(xy, tolerance) read off _splits (made for a tolerance at most this one)."""
-    point, reach = splits
-    chain = np.zeros(len(xy), bool)
-    chain[[0, -1]] = True
-    chain[point[reach > tolerance]] = True
-    return xy[chain]
+def simplified(ring: np.ndarray, max_points: int, tolerance: float = 0.6) -> np.ndarray:
+    """Douglas-Peucker (OpenCV's) of a closed ring of points (its first point not repeated at the end), at the
+    smallest tolerance, from `tolerance` up 1.6x at a time, that leaves at most max_points points."""
+    ring = ring.astype(np.float32).reshape(-1, 1, 2)
+    while len(poly := cv2.approxPolyDP(ring, tolerance, True)[:, 0]) > max_points:
+        tolerance *= 1.6
+    return poly
 
 
 def polygons(mask: np.ndarray, max_points: int = MAX_POINTS, min_share: float = 0.004) -> list[list[list[float]]]:
@@ -85,12 +56,9 @@ def polygons(mask: np.ndarray, max_points: int = MAX_POINTS, min_share: float = 
         area = 0.5 * (np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1)))
         if area > 0 or -area < min_share * h * w:  # positive: a hole (find_contours runs holes clockwise)
             continue
-        xy, tol = np.stack([x, y], 1)[::3], 0.6  # every 3rd point: the contour is smooth at that spacing
-        splits = _splits(xy, tol)
-        while 2 + int((splits[1] > tol).sum()) > max_points + 1:  # the point count at tol, without building it
-            tol *= 1.6
-        poly = _simplified(xy, splits, tol)
-        frac = np.clip(poly[:-1] / np.array([w, h]), 0.0, 1.0)
+        # The contour is closed (its last point repeats the first); every 3rd point: smooth at that spacing.
+        poly = simplified(np.stack([x, y], 1)[:-1][::3], max_points)
+        frac = np.clip(poly / np.array([w, h]), 0.0, 1.0)
         out.append((-area, [[round(float(a), 4), round(float(b), 4)] for a, b in frac]))
     out.sort(key=lambda t: -t[0])
     return [p for _, p in out]
