@@ -94,3 +94,24 @@ def test_mismatch_drop_is_the_largest_within_tolerance_of_the_best_and_chosen_in
     assert drop in MISMATCH_DROPS and DROP_TOLERANCE == 0.01
     graded, dropped = head.experts["match"], head.experts["mismatch"]
     assert abs((graded.out_c - dropped.out_c) - drop) < 1e-3
+
+
+def test_anchor_pairs_put_best_rated_images_of_other_sets_above_strong_copies():
+    # Two scored sets of 10 rated images each, and one mild and one strong copy of each set's first image.
+    from iqa_core.training import common_scale as cs
+
+    sets = np.array(["agiqa3k"] * 10 + ["livec"] * 10 + ["agiqa3k", "agiqa3k", "livec", "livec"])
+    z = np.concatenate([np.arange(10.0), np.arange(10.0), np.full(4, np.nan)])
+    source = np.concatenate([np.arange(20), [0, 0, 10, 10]])
+    severity = np.concatenate([np.zeros(20, int), [1, 2, 1, 2]])
+    qd = cs.QualityData(x=np.zeros((24, 1), np.float32), z=z, sets=sets, groups=np.arange(24).astype(str),
+                        source=source, kind=np.array([""] * 20 + ["blur"] * 4), severity=severity, n_rated=20,
+                        gate_x=np.zeros((0, 1), np.float32), gate_sets=np.array([], str))
+    rows = np.arange(24)
+    p = cs.anchor_pairs(qd, rows, {r: i for i, r in enumerate(rows)})
+    assert len(p.a) == 2 * cs.ANCHOR_PARTNERS and set(p.b) == {21, 23}  # strong copies only, below others
+    for a, b in zip(p.a, p.b):
+        assert sets[a] != sets[b] and severity[a] == 0 and z[a] >= 6  # best 40% of the other set
+    assert p.weight.sum() == pytest.approx(cs.ANCHOR_PAIRS) and (p.p == 1).all()
+    again = cs.anchor_pairs(qd, rows, {r: i for i, r in enumerate(rows)})
+    assert (again.a == p.a).all()  # a fixed seed

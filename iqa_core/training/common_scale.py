@@ -1,6 +1,7 @@
 """Quality on one scale for AI images and photos. Each dataset's MOS only orders its own images; the offset and
 spread between datasets come from a ranker trained on pairs alone (training.rank: MOS pairs within a dataset,
-clean images above their synthetic distortions), never from the dataset's identity. Each dataset's z-scored
+clean images above their synthetic distortions, and a best-rated clean image of one set above a strong
+distortion of another's), never from the dataset's identity. Each dataset's z-scored
 MOS is placed on the ranker's scale by the ranker's own mean and spread on that dataset, a distorted copy
 sits below its clean image by the ranker's drop, and the per-domain experts and gate (training.quality) are
 fitted to those targets: they keep their in-domain ranking, the gate no longer decides the scale.
@@ -26,6 +27,12 @@ from iqa_core.training.rank import RANK_OUT, Pairs, fit_rank, mos_pairs
 # reported quality CV is near, not exactly, what nested selection gives. Not refitted for it (48 min).
 RANK_DECAY = 0.1
 SYNTH_PAIRS = 1.0  # total weight of the synthetic pairs, against 1.0 for each dataset's MOS pairs (a priori)
+# Cross-set anchors: a best-rated clean image of one set above a strongly distorted copy of another set's image,
+# the only pairs that tie the sets' scales to each other (MOS pairs stay within a set). Measured at 0.5 (fixed a
+# priori) by benchmarks/scale_anchors.py; the shipped heads were trained without them (0).
+ANCHOR_PAIRS = 0.0
+ANCHOR_PARTNERS = 2  # best-rated images of other sets per strong copy
+BEST_QUANTILE = 0.6  # "best-rated": at or above this quantile of its set's MOS (as scale_checks reads it)
 # A distorted copy's weight in the experts (14 copies of each clean image), a priori: the copies together weigh
 # about half as much as the rated images.
 SYNTH_ROW_WEIGHT = 0.25
@@ -100,7 +107,31 @@ def pairs_for(qd: QualityData, rows: np.ndarray) -> Pairs:
     if a:
         parts.append(Pairs(np.array(a), np.array(b), np.ones(len(a), np.float32),
                            np.full(len(a), SYNTH_PAIRS / len(a), np.float32)))
-    return Pairs.concat(parts)
+    parts += [anchor_pairs(qd, rows, pos)] if ANCHOR_PAIRS else []
+    return Pairs.concat([p for p in parts if len(p.a)])
+
+
+def best_rated(qd: QualityData, rated: np.ndarray) -> np.ndarray:
+    """Of the rated rows `rated`, those at or above BEST_QUANTILE of their own set's MOS."""
+    out = [r[qd.z[r] >= np.quantile(qd.z[r], BEST_QUANTILE)] for n in np.unique(qd.sets[rated])
+           for r in [rated[qd.sets[rated] == n]]]
+    return np.concatenate(out) if out else rated[:0]
+
+
+def anchor_pairs(qd: QualityData, rows: np.ndarray, pos: dict[int, int], seed: int = SEED) -> Pairs:
+    """Each strongly distorted copy among `rows` below ANCHOR_PARTNERS best-rated images of other scored sets,
+    drawn from a fixed seed; weights summing to ANCHOR_PAIRS."""
+    rng = np.random.default_rng(seed)
+    best = best_rated(qd, rows[np.isin(rows, qd.scored)])
+    a, b = [], []
+    for r in rows[(rows >= qd.n_rated) & (qd.severity[rows] == 2)]:
+        other = best[qd.sets[best] != qd.sets[r]]
+        if len(other) >= ANCHOR_PARTNERS:
+            a += [pos[j] for j in rng.choice(other, ANCHOR_PARTNERS, replace=False)]
+            b += [pos[r]] * ANCHOR_PARTNERS
+    n = len(a)
+    return Pairs(np.array(a, int), np.array(b, int), np.ones(n, np.float32),
+                 np.full(n, ANCHOR_PAIRS / max(n, 1), np.float32))
 
 
 def fit_ranker(qd: QualityData, rows: np.ndarray, prior: np.ndarray, decay: float = RANK_DECAY) -> LinearHead:
@@ -151,8 +182,7 @@ def scale_checks(qd: QualityData, pred: np.ndarray) -> dict:
         out[f"above_{k}"] = round(float((pred[qd.source[c]] > pred[c]).mean()), 3)
 
     def best(n: str) -> np.ndarray:
-        r = rated[qd.sets[rated] == n]
-        return r[qd.z[r] >= np.quantile(qd.z[r], 0.6)]
+        return best_rated(qd, rated[qd.sets[rated] == n])
 
     photos, ai = np.concatenate([best(n) for n in SCORED_SETS if QUALITY_SETS[n][1] == "photo"]), best("agiqa3k")
     strong = copies[qd.severity[copies] == 2]
