@@ -107,15 +107,18 @@ def pairs_for(qd: QualityData, rows: np.ndarray) -> Pairs:
     if a:
         parts.append(Pairs(np.array(a), np.array(b), np.ones(len(a), np.float32),
                            np.full(len(a), SYNTH_PAIRS / len(a), np.float32)))
-    parts += [anchor_pairs(qd, rows, pos)] if ANCHOR_PAIRS else []
-    return Pairs.concat([p for p in parts if len(p.a)])
+    if ANCHOR_PAIRS:
+        parts.append(anchor_pairs(qd, rows, pos))
+    return Pairs.concat(parts)
 
 
 def best_rated(qd: QualityData, rated: np.ndarray) -> np.ndarray:
     """Of the rated rows `rated`, those at or above BEST_QUANTILE of their own set's MOS."""
-    out = [r[qd.z[r] >= np.quantile(qd.z[r], BEST_QUANTILE)] for n in np.unique(qd.sets[rated])
-           for r in [rated[qd.sets[rated] == n]]]
-    return np.concatenate(out) if out else rated[:0]
+    out = [rated[:0]]
+    for n in np.unique(qd.sets[rated]):
+        r = rated[qd.sets[rated] == n]
+        out.append(r[qd.z[r] >= np.quantile(qd.z[r], BEST_QUANTILE)])
+    return np.concatenate(out)
 
 
 def anchor_pairs(qd: QualityData, rows: np.ndarray, pos: dict[int, int], seed: int = SEED) -> Pairs:
