@@ -14,7 +14,7 @@ from iqa_core.model.heads import GatedHead, LinearHead
 from iqa_core.training import fit
 from iqa_core.training.featurize import ALIGN_INPUTS, POWER_TECHNICAL, Featurized
 from iqa_core.training.fit import block_scale, correlations, fit_distribution, fit_ridge, folds, srcc
-from iqa_core.training.projection import PROJECTION_INPUTS, fit_selected
+from iqa_core.training.projection import PROJECTION_INPUTS, fit_combined
 
 ALIGN_OUT = {"out_a": 20.0, "clip": (0.0, 100.0)}  # MOS 0-5 -> 0-100
 RANDOM_NEGATIVES, HARD_NEGATIVES = 2, 1  # mismatched prompts per image in training
@@ -190,7 +190,7 @@ def train_alignment(ag: Featurized, name_emb: np.ndarray, negatives: bool = True
 
     for tr, te in folds(ag.groups, seed=seed):
         projected = np.zeros_like(text)
-        projection, projected[tr] = fit_selected(x_img[tr], text[tr], ag.groups[tr])
+        projection, projected[tr] = fit_combined(x_img[tr], text[tr], ag.groups[tr])
         projected[te] = projection.predict(x_img[te])
         x_own, x_neg, x_check = features_with(projected)
         head = fit_alignment(ag, x_own, tr, neg, x_neg, prior)
@@ -198,7 +198,7 @@ def train_alignment(ag: Featurized, name_emb: np.ndarray, negatives: bool = True
         own[te] = head.predict(x_own[te])
         test = np.isin(image_of, te)
         other[test] = head.predict(x_check[test])
-    projection, projected = fit_selected(x_img, text, ag.groups)
+    projection, projected = fit_combined(x_img, text, ag.groups)
     x_own, x_neg, _ = features_with(projected)
     head = fit_alignment(ag, x_own, np.arange(n), neg, x_neg, prior)
     out = {"head": "alignment", "data": "agiqa3k" + (" (+ mismatched prompts)" if negatives else ""), "n": n,

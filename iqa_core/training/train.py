@@ -49,27 +49,33 @@ def attach_cv(heads: dict[str, Head], reports: list[dict]) -> None:
         h.info["cv"] = [r for r in reports if r["head"].split(" ")[0] == h.name]
 
 
-def refit_para(args: argparse.Namespace, encoder: LiteEncoder) -> int:
-    """Refit only PARA's heads (aesthetics, attributes) into the heads file at --out, every other head and
-    report row as it was: minutes instead of the full run's hour. The reference scores stay: aesthetics is a
-    deterministic ridge on the same para-train images, so test_train checks that it came out the same."""
+def refit_part(args: argparse.Namespace, encoder: LiteEncoder, part: str) -> int:
+    """Refit only one part's heads ("para": aesthetics and attributes; "alignment": alignment and its text
+    projection) into the heads file at --out, every other head and report row as it was: minutes instead of
+    the full run's hour. The reference scores stay: they read quality, aesthetics and valence, and aesthetics
+    is a deterministic ridge on the same para-train images, so test_train checks that it came out the same."""
     t0 = time.time()
     report_file = args.out.with_name(REPORT_FILE.name)
     report = json.loads(report_file.read_text())
-    n_train = report["para_train"] if args.para_train is None else args.para_train
-    heads, rows = train_para(featurize("para", encoder, args.data, args.limit),
-                             featurize("para_train", encoder, args.data, n_train))
+    if part == "para":
+        n_train = report["para_train"] if args.para_train is None else args.para_train
+        heads, rows = train_para(featurize("para", encoder, args.data, args.limit),
+                                 featurize("para_train", encoder, args.data, n_train))
+        report["para_train"] = n_train
+    else:
+        heads, rows = train_alignment(featurize("agiqa3k", encoder, args.data, args.limit),
+                                      encoder.name_embeddings, negatives=SHIP_GATE)
     attach_cv(heads, rows)
     old = report["reports"]
     at = next(i for i, r in enumerate(old) if r["head"].split(" ")[0] in heads)  # keep the rows' place
     kept = [r for r in old if r["head"].split(" ")[0] not in heads]
     report["reports"] = kept[:at] + rows + kept[at:]
-    report["para_train"], report["para_refit_seconds"] = n_train, round(time.time() - t0, 1)
+    report[f"{part}_refit_seconds"] = round(time.time() - t0, 1)
     save_heads(load_heads(args.out) | heads, args.out, encoder.image.config)
     report_file.write_text(json.dumps(report, indent=1))
     for r in rows:
         print(f"{r['head']:<18} {r['data']:<36} n={r['n']:<5} train {r['train']}  held out {r['cv']}")
-    print(f"refitted PARA's heads into {args.out} in {report['para_refit_seconds']} s")
+    print(f"refitted the {part} heads into {args.out} in {report[f'{part}_refit_seconds']} s")
     return 0
 
 
@@ -85,11 +91,13 @@ def main(argv: list[str] | None = None) -> int:
                          "quality head's CV is most of the training time, and the region detector is fitted to it")
     ap.add_argument("--para-only", action="store_true",
                     help="refit only PARA's heads (aesthetics, attributes) into the heads file at --out")
+    ap.add_argument("--alignment-only", action="store_true",
+                    help="refit only the alignment head and its text projection into the heads file at --out")
     args = ap.parse_args(argv)
     t0 = time.time()
     encoder = LiteEncoder()
-    if args.para_only:
-        return refit_para(args, encoder)
+    if args.para_only or args.alignment_only:
+        return refit_part(args, encoder, "para" if args.para_only else "alignment")
     if args.out == HEADS_FILE or not CONCEPTS_FILE.exists():
         encoder.write_name_embeddings()
     data = {n: featurize(n, encoder, args.data, args.limit) for n in DEV_SETS}
