@@ -9,10 +9,14 @@ An expert is scored alone, on its own domain's rated images (the AI expert on AG
 the mean of LIVE-C's and PARA's SRCC): the gate sends most of each set to its domain (the outer test parts'
 mean probability of their own domain: AGIQA-3K 0.88-0.92, LIVE-C 0.79-0.89, PARA 0.96-0.97). The candidates are
 a few around the shipped values, not a grid: IOVQA (about 4 minutes a fit) is tried only at the shipped weights.
-It reads the three scored sets only (it was run before para-train's quality votes joined the photo expert).
+The TRAIN_ONLY sets (2,000 of para-train's quality votes) are in every training part, inner and outer, as in
+training (`--without-train-only`: the three scored sets alone, as the first run, before para-train joined).
+`--candidates` keeps only the named candidates (beside each expert's shipped one); an expert left with its
+shipped one alone is not searched.
 
-`python -m benchmarks.expert_weights [--workers 2]` (features from the training cache; 75 min on 2 shared cores).
-Prints each part's inner scores, choices and outer test SRCC, and writes benchmarks/results/expert_weights.json.
+`python -m benchmarks.expert_weights [--workers 2] [--candidates "with IOVQA"] [--out expert_weights.json]`
+(features from the training cache; 75 min on 2 shared cores for every candidate without para-train). Prints each
+part's inner scores, choices and outer test SRCC, and writes the JSON to benchmarks/results/.
 """
 from __future__ import annotations
 
@@ -31,7 +35,15 @@ from iqa_core.training.common_scale import QualityData, common_targets, fit_rank
 from iqa_core.training.distortions import distorted_features
 from iqa_core.training.featurize import POWER_TECHNICAL, featurize
 from iqa_core.training.fit import folds
-from iqa_core.training.quality import EXPERT_IOVQA, EXPERT_WEIGHTS, QUALITY_SETS, SCORED_SETS, fit_expert, fit_gate
+from iqa_core.training.quality import (
+    EXPERT_IOVQA,
+    EXPERT_WEIGHTS,
+    QUALITY_SETS,
+    SCORED_SETS,
+    fit_expert,
+    fit_gate,
+    train_only_sets,
+)
 
 SHIPPED = "shipped"
 
@@ -90,21 +102,22 @@ def domain_score(qd: QualityData, rated: np.ndarray, pred: np.ndarray, domain: s
 
 def inner_scores(qd: QualityData, rated: np.ndarray, prior: np.ndarray) -> dict[str, dict[str, float]]:
     """domain -> candidate -> score over 3 inner grouped folds of the rated rows `rated` (pooled out-of-fold)."""
-    pred = {d: {c: np.zeros(len(rated), np.float32) for c in CANDIDATES[d]} for d in CANDIDATES}
+    searched = [d for d in CANDIDATES if len(CANDIDATES[d]) > 1]
+    pred = {d: {c: np.zeros(len(rated), np.float32) for c in CANDIDATES[d]} for d in searched}
     for tr, te in folds(qd.groups[rated], 3):
-        rows = qd.with_copies(rated[tr])
+        rows = qd.with_copies(np.concatenate([rated[tr], qd.train_only]))
         targets = targets_for(qd, rows, prior)
-        for d in CANDIDATES:
+        for d in searched:
             for c, p in expert_predictions(qd, rows, targets, rated[te], prior, d).items():
                 pred[d][c][te] = p
-    return {d: {c: round(domain_score(qd, rated, p, d), 4) for c, p in pred[d].items()} for d in CANDIDATES}
+    return {d: {c: round(domain_score(qd, rated, p, d), 4) for c, p in pred[d].items()} for d in searched}
 
 
 def outer_srcc(qd: QualityData, tr: np.ndarray, te: np.ndarray, prior: np.ndarray,
                choice: dict[str, str]) -> dict[str, dict[str, float]]:
     """Within-set SRCC on the outer test rows te of the gated head fitted on tr (and its copies), with the
     chosen candidates and with the shipped ones; and the gate's mean probability of each set's own domain."""
-    rows = qd.with_copies(tr)
+    rows = qd.with_copies(np.concatenate([tr, qd.train_only]))
     targets = targets_for(qd, rows, prior)
     row_weight = row_weights(qd, rows)
     gate = fit_gate(qd.x[rows], qd.sets[rows], prior)
@@ -123,10 +136,10 @@ def outer_srcc(qd: QualityData, tr: np.ndarray, te: np.ndarray, prior: np.ndarra
 def run_part(k: int) -> dict:
     qd, prior = _QD, _PRIOR
     t0 = time.time()
-    rated = np.arange(qd.n_rated)
+    rated = qd.scored
     tr, te = folds(qd.groups[rated])[k]
     inner = inner_scores(qd, rated[tr], prior)
-    choice = {d: max(scores, key=scores.get) for d, scores in inner.items()}
+    choice = {d: SHIPPED for d in CANDIDATES} | {d: max(scores, key=scores.get) for d, scores in inner.items()}
     print(f"part {k}: inner {inner} -> {choice}", flush=True)
     return {"part": k, "inner": inner, "chosen": choice, "outer": outer_srcc(qd, rated[tr], rated[te], prior, choice),
             "seconds": round(time.time() - t0, 1)}
@@ -136,28 +149,37 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=2, help="outer parts run in this many processes")
     ap.add_argument("--parts", type=int, nargs="*", default=list(range(5)))
+    ap.add_argument("--candidates", nargs="*", default=None, help="keep only these (and each expert's shipped one)")
+    ap.add_argument("--without-train-only", action="store_true", help="leave the TRAIN_ONLY sets out")
+    ap.add_argument("--out", default="expert_weights.json")
     args = ap.parse_args(argv)
     global _QD, _PRIOR
     t0 = time.time()
+    if args.candidates is not None:
+        for cs in CANDIDATES.values():
+            for c in [c for c in cs if c != SHIPPED and c not in args.candidates]:
+                del cs[c]
     encoder = LiteEncoder()
     data = {n: featurize(n, encoder, datasets.DEFAULT_ROOT) for n in ("agiqa3k", "livec", "para", "emotion6")}
+    if not args.without_train_only:
+        data |= train_only_sets(encoder, datasets.DEFAULT_ROOT)
     _QD = quality_data(data, distorted_features(data, encoder))
     _PRIOR = data["agiqa3k"].prior(["image"], POWER_TECHNICAL)
     with ProcessPoolExecutor(args.workers) as pool:
         parts = list(pool.map(run_part, args.parts))
     rows = [[p["part"], d, p["chosen"][d], p["inner"][d][p["chosen"][d]], p["inner"][d][SHIPPED],
              " ".join(f"{n} {v:.3f}" for n, v in p["outer"]["chosen"].items()),
-             " ".join(f"{n} {v:.3f}" for n, v in p["outer"][SHIPPED].items())] for p in parts for d in CANDIDATES]
+             " ".join(f"{n} {v:.3f}" for n, v in p["outer"][SHIPPED].items())] for p in parts for d in p["inner"]]
     print(table(rows, ["part", "expert", "chosen", "inner (chosen)", "inner (shipped)", "outer SRCC (chosen)",
                        "outer SRCC (shipped)"], "The quality experts' constants chosen inside each training part"))
     mean = {label: {n: round(float(np.mean([p["outer"][label][n] for p in parts])), 4) for n in SCORED_SETS}
             for label in ("chosen", SHIPPED)}
     print(f"mean outer SRCC over the parts: chosen {mean['chosen']}, shipped {mean[SHIPPED]}")
-    path = write_json("expert_weights.json", {
+    path = write_json(args.out, {
         "seconds": round(time.time() - t0, 1), "candidates": {d: {c: {"weights": w, "iovqa": i}
                                                                   for c, (w, i) in cs.items()}
                                                               for d, cs in CANDIDATES.items()},
-        "parts": parts, "mean_outer": mean,
+        "train_only": not args.without_train_only, "parts": parts, "mean_outer": mean,
         "all_chose_shipped": all(c == SHIPPED for p in parts for c in p["chosen"].values())})
     print(f"wrote {path}")
     return 0

@@ -204,3 +204,19 @@ def test_train_only_set_is_in_every_training_part_and_never_scored():
     pairs = common_scale.pairs_for(qd, rows)
     touched = set(rows[pairs.a]) | set(rows[pairs.b])
     assert touched and not touched & set(qd.train_only)
+
+
+def test_mirrored_view_is_cached_apart_and_lies_near_its_image(tmp_path, monkeypatch, data_root):
+    from iqa_core.model.encoders.lite import LiteEncoder
+    from iqa_core.training.featurize import featurize
+
+    monkeypatch.setenv("IQA_FEATURE_CACHE", str(tmp_path))
+    enc = LiteEncoder()
+    plain, mirror = (featurize("emotion6", enc, data_root, 6, view=v).x(["image"]) for v in (None, "flip"))
+    assert sorted(p.name.endswith("-flip.npz") for p in tmp_path.iterdir()) == [False, True]
+    assert not np.allclose(plain, mirror)
+    # Pooled stage statistics barely see a left-right mirror: each image is nearer its own mirror than any other.
+    dist = np.linalg.norm(plain[:, None] - mirror[None], axis=2)
+    assert (dist.argmin(1) == np.arange(len(plain))).all()
+    with pytest.raises(KeyError):
+        featurize("emotion6", enc, data_root, 6, view="rotate")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import ImageOps
 from tqdm import tqdm
 
 from iqa_core.inputs.load import load_image
@@ -22,6 +23,8 @@ ALIGN_INPUTS = ["image", "concept", "text", "match", "text_stats", "projection"]
 # block_scale's power per head family: technical and aesthetic heads weigh every stage map alike (in CV:
 # LIVE-C +0.03 SRCC, AGIQA-3K +0.01); the semantic emotion heads lose by it (valence -0.03) and keep plain z-scores.
 POWER_TECHNICAL, POWER_SEMANTIC = 1.0, 0.0
+# Label-preserving views of a training image (augmentation copies; benchmarks/flip_augment.py measures them).
+VIEWS = {"flip": ImageOps.mirror}
 
 
 @dataclass
@@ -57,16 +60,18 @@ def encoder_key(encoder: LiteEncoder) -> str:
 
 
 def featurize(name: str, encoder: LiteEncoder, root: Path, limit: int | None = None,
-              batch: int = 8) -> Featurized:
+              batch: int = 8, view: str | None = None) -> Featurized:
+    """view: one of VIEWS, applied to every image before encoding (cached under its own key)."""
     samples = datasets.load(name, root)[:limit]
-    cache = datasets.cache_dir() / f"{name}-{encoder_key(encoder)}-{len(samples)}.npz"
+    transform = VIEWS[view] if view else (lambda im: im)
+    cache = datasets.cache_dir() / f"{name}-{encoder_key(encoder)}-{len(samples)}{'-' + view if view else ''}.npz"
     if cache.exists():
         data = np.load(cache)
         blocks, concepts = {"image": data["image"]}, data["concepts"]
     else:
         images, concepts = [], []
         for i in tqdm(range(0, len(samples), batch), desc=f"features {name}", unit="batch"):
-            fms = encoder.encode_images([load_image(s.path).image for s in samples[i:i + batch]])
+            fms = encoder.encode_images([transform(load_image(s.path).image) for s in samples[i:i + batch]])
             images += [features.pool_maps(f.maps) for f in fms]
             concepts += [f.concepts for f in fms]
         blocks, concepts = {"image": np.stack(images)}, np.stack(concepts)

@@ -55,9 +55,11 @@ def _standardise(x: np.ndarray, prior: np.ndarray | None = None) -> tuple[np.nda
 
 
 def fit_ridge(x: np.ndarray, y: np.ndarray, name: str, inputs: list[str], prior: np.ndarray | None = None,
-              sample_weight: np.ndarray | None = None, **out) -> LinearHead:
+              sample_weight: np.ndarray | None = None, alphas=RIDGE_ALPHAS, **out) -> LinearHead:
+    """alphas: the candidates leave-one-out CV chooses among (one, to fix it: rows with near copies, such as
+    flipped views, would make leave-one-out choose too little penalty)."""
     z, mean, scale = _standardise(x, prior)
-    model = RidgeCV(alphas=RIDGE_ALPHAS, gcv_mode=gcv_mode(z)).fit(z, y, sample_weight=sample_weight)
+    model = RidgeCV(alphas=alphas, gcv_mode=gcv_mode(z)).fit(z, y, sample_weight=sample_weight)
     return LinearHead(name=name, kind="regression", inputs=inputs, mean=mean, scale=scale,
                       weight=model.coef_.reshape(-1, 1).astype(np.float32),
                       bias=np.array([model.intercept_], np.float32), info={"alpha": float(model.alpha_)}, **out)
