@@ -6,11 +6,12 @@ and softmax heads the C that inner folds choose on the originals (a mirrored nea
 (emotion heads, sentiment from Emotion6 alone) and ridge indicators for quality and aesthetics, under fold
 seed 1 (the selection split: decisions are taken there) and seed 0 (the reported split).
 
-    python -m benchmarks.flip_augment [--seeds 1 0]
+    python -m benchmarks.flip_augment [--seeds 1 0] [--tasks "emotion6 valence" livec]
 """
 from __future__ import annotations
 
 import argparse
+from typing import Callable
 
 import numpy as np
 
@@ -27,36 +28,32 @@ HALF = np.full(100_000, 0.5, np.float32)
 
 
 def ridge(prior, **out):
-    def fit(x, y, xf, g, augment):
+    def fit(x, y, xf, g):
+        """(plain head, head on the image and its mirror at the plain head's penalty)"""
         head = fit_ridge(x, y, "", [], prior, **out)
-        if not augment:
-            return head
-        return fit_ridge(np.concatenate([x, xf]), np.concatenate([y, y]), "", [], prior, HALF[:2 * len(y)],
-                         alphas=[head.info["alpha"]], **out)
+        return head, fit_ridge(np.concatenate([x, xf]), np.concatenate([y, y]), "", [], prior, HALF[:2 * len(y)],
+                               alphas=[head.info["alpha"]], **out)
     return fit
 
 
 def softmax(prior, classes, c=None):
-    def fit(x, p, xf, g, augment):
+    def fit(x, p, xf, g):
         head = fit_distribution(x, p, "", [], classes, g, c=c, prior=prior)
-        if not augment:
-            return head
-        return fit_distribution(np.concatenate([x, xf]), np.concatenate([p, p]), "", [], classes,
-                                c=head.info["C"], prior=prior, sample_weight=HALF[:2 * len(p)])
+        return head, fit_distribution(np.concatenate([x, xf]), np.concatenate([p, p]), "", [], classes,
+                                      c=head.info["C"], prior=prior, sample_weight=HALF[:2 * len(p)])
     return fit
 
 
 def evaluate(fit, x, xf, y, groups, seed, score) -> dict[str, float]:
     preds = {c: np.zeros(y.shape, np.float32) for c in CONDITIONS}
     for tr, te in folds(groups, seed=seed):
-        for augment, names in ((False, CONDITIONS[:2]), (True, CONDITIONS[2:])):
-            head = fit(x[tr], y[tr], xf[tr], groups[tr], augment)
+        for head, names in zip(fit(x[tr], y[tr], xf[tr], groups[tr]), (CONDITIONS[:2], CONDITIONS[2:])):
             p, pf = head.predict(x[te]), head.predict(xf[te])
             preds[names[0]][te], preds[names[1]][te] = p, (p + pf) / 2
     return {c: score(preds[c], y) for c in CONDITIONS}
 
 
-def tasks(enc: LiteEncoder) -> list[tuple[str, tuple, callable, callable]]:
+def tasks(enc: LiteEncoder) -> list[tuple[str, tuple, Callable, Callable]]:
     out = []
     em, emf = (featurize("emotion6", enc, datasets.DEFAULT_ROOT, view=v) for v in (None, "flip"))
     sem = em.prior(IMAGE_INPUTS, POWER_SEMANTIC)
@@ -78,10 +75,13 @@ def tasks(enc: LiteEncoder) -> list[tuple[str, tuple, callable, callable]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 0])
+    ap.add_argument("--tasks", nargs="*", default=None, help="only the tasks whose name starts with one of these")
     ap.add_argument("--out", default="flip_augment.json")
     args = ap.parse_args(argv)
     results, rows = {}, []
     for name, (x, xf, groups, y), fit, score in tasks(LiteEncoder()):
+        if args.tasks and not name.startswith(tuple(args.tasks)):
+            continue
         for seed in args.seeds:
             r = evaluate(fit, x, xf, y, groups, seed, score)
             results[f"{name} / seed {seed}"] = {c: round(float(v), 4) for c, v in r.items()}
