@@ -48,6 +48,9 @@ EXPERT_WEIGHTS = {"ai": {"agiqa3k": 1.0, "livec": 0.2, "para": 0.1, "para_train"
 # AGIQA-3K 0.784 -> 0.783 (mean over the parts). Not adopted: that selection ran before para-train joined the
 # photo expert, whose votes lifted PARA more (0.704 -> 0.735 on the reported folds, LIVE-C 0.764 -> 0.777), and
 # an IOVQA photo expert adds about 3 minutes a fit (18 to a training run already near its 45-minute budget).
+# Rerun with para-train in every training part (expert_weights_para_train.json), all five parts again choose
+# IOVQA for the photo expert (inner +0.005-0.017); outer PARA 0.731 -> 0.750, LIVE-C 0.773 -> 0.769, AGIQA-3K
+# 0.778 -> 0.779. Still not adopted: it costs LIVE-C, the photo target, and puts training past its budget.
 EXPERT_IOVQA = {"ai": True, "photo": False}
 # Per-set sample weights in the gate; its rated images weigh 600 + 500 + 200 + 300 as photos (LIVE-C, PARA dev,
 # para-train, Emotion6) against 1,000 as AI images.
