@@ -2,7 +2,8 @@
 is and mirrored left-right, one group, so inner folds keep the pair together); the test part is scored as it
 is, or as the mean over the image and its mirror (test-time flip: a second encoder pass per image). Each copy
 weighs 0.5, so an image counts once against the same penalty; ridge heads take the penalty leave-one-out CV
-and softmax heads the C that inner folds choose on the originals (a mirrored near copy would make leave-one-out choose too little). Grouped 5-fold CV with the shipped heads' recipes where they are plain
+and softmax heads the C that inner folds choose on the originals (a mirrored near copy would make
+leave-one-out choose too little). Grouped 5-fold CV with the shipped heads' recipes where they are plain
 (emotion heads, sentiment from Emotion6 alone) and ridge indicators for quality and aesthetics, under fold
 seed 1 (the selection split: decisions are taken there) and seed 0 (the reported split).
 
@@ -24,23 +25,27 @@ from iqa_core.training.featurize import IMAGE_INPUTS, POWER_SEMANTIC, POWER_TECH
 from iqa_core.training.fit import fit_distribution, fit_ridge, folds, srcc, top1_kl
 
 CONDITIONS = ("plain", "test flip", "train flip", "train + test flip")
-HALF = np.full(100_000, 0.5, np.float32)
+
+
+def mirrored(x, xf, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The images and their mirrors as one training set, each copy at weight 0.5."""
+    return np.concatenate([x, xf]), np.concatenate([y, y]), np.full(2 * len(y), 0.5, np.float32)
 
 
 def ridge(prior, **out):
     def fit(x, y, xf, g):
-        """(plain head, head on the image and its mirror at the plain head's penalty)"""
+        """(plain head, head on the images and their mirrors at the plain head's penalty)"""
         head = fit_ridge(x, y, "", [], prior, **out)
-        return head, fit_ridge(np.concatenate([x, xf]), np.concatenate([y, y]), "", [], prior, HALF[:2 * len(y)],
-                               alphas=[head.info["alpha"]], **out)
+        xm, ym, w = mirrored(x, xf, y)
+        return head, fit_ridge(xm, ym, "", [], prior, w, alphas=[head.info["alpha"]], **out)
     return fit
 
 
 def softmax(prior, classes, c=None):
     def fit(x, p, xf, g):
         head = fit_distribution(x, p, "", [], classes, g, c=c, prior=prior)
-        return head, fit_distribution(np.concatenate([x, xf]), np.concatenate([p, p]), "", [], classes,
-                                      c=head.info["C"], prior=prior, sample_weight=HALF[:2 * len(p)])
+        xm, pm, w = mirrored(x, xf, p)
+        return head, fit_distribution(xm, pm, "", [], classes, c=head.info["C"], prior=prior, sample_weight=w)
     return fit
 
 
