@@ -23,7 +23,7 @@ import numpy as np
 from benchmarks.common import RESULTS, table, write_json
 from iqa_core.model.encoders.lite import LiteEncoder
 from iqa_core.training import datasets
-from iqa_core.training.aesthetics import SCALE_1_5
+from iqa_core.training.aesthetics import fit_aesthetics
 from iqa_core.training.affect import fit_sentiment, sentiment_accuracy
 from iqa_core.training.alignment import train_alignment
 from iqa_core.training.common_scale import (
@@ -91,8 +91,7 @@ def common_without(qd: QualityData, data: dict[str, Featurized], held: str) -> d
 
 
 def aesthetics_transfer(pa: Featurized, pt: Featurized) -> dict:
-    head = fit_ridge(pt.x(IMAGE_INPUTS), pt.y("aesthetics"), "aesthetics", IMAGE_INPUTS,
-                     pa.prior(IMAGE_INPUTS, POWER_TECHNICAL), **SCALE_1_5)
+    head = fit_aesthetics(pt, pa.prior(IMAGE_INPUTS, POWER_TECHNICAL))
     return {"task": "aesthetics", "test": "para-dev", "trained_on": f"para-train ({len(pt.samples)})",
             **correlations(head.predict(pa.x(IMAGE_INPUTS)), pa.y("aesthetics"))}
 

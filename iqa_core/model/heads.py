@@ -8,6 +8,9 @@ exactly the scores measured at training time. Read-outs:
 - "embedding": x W + b as a unit vector (the image mapped into the sentence space: training.projection)
 A head fitted in a low-rank basis keeps it as `basis` (D, k), so W is basis @ weight and is stored as its two
 factors (the text projection: 1.2 MB instead of 6.8 MB).
+A regression head may add a kernel part (training.kernel): an RBF kernel between the image's z-scores, mapped
+by `kernel_basis` (D, k: principal directions), and L `landmarks` (L, k), weighted by `kernel_weight` (L, K),
+so raw = z W + b + exp(-gamma |z B - l|^2) V.
 A MeanHead averages heads over the same inputs (ridge and IOVQA, where the pair beats either alone); its
 members are stored as "<name>#0", "<name>#1". A GatedHead mixes one expert per image domain (AI-generated,
 photo) by a gate's domain probabilities; its parts are stored as "<name>@gate", "<name>@<domain>".
@@ -25,10 +28,13 @@ from iqa_core import WEIGHTS_DIR
 
 HEADS_FILE = WEIGHTS_DIR / "heads.safetensors"
 ARRAYS = ("mean", "scale", "weight", "bias", "class_values")
-FACTORS = ("basis",)  # stored only by the heads that have one
+FACTORS = ("basis", "kernel_basis", "landmarks", "kernel_weight")  # stored only by the heads that have one
+# A heads file is split into files of at most this size (as Hugging Face shards checkpoints), so every file
+# stays small enough to live in git without LFS; the first file's metadata names the others.
+SHARD_BYTES = 4 << 20
 # Weights are stored in float16: half the file (the IOVQA heads are 41 columns wide) for score changes under
 # 0.002 on the 0-100 scale; everything is float32 again once loaded.
-STORED = {"weight": np.float16, "basis": np.float16}
+STORED = {"weight": np.float16, "basis": np.float16, "kernel_basis": np.float16}
 
 
 @dataclass
@@ -47,12 +53,23 @@ class LinearHead:
     clip: tuple[float, float] | None = None
     info: dict = field(default_factory=dict)  # training data, CV figures: travels into the model card
     basis: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # (D, k) or empty
+    kernel_basis: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # (D, k) or empty
+    landmarks: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # (L, k)
+    kernel_weight: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # (L, K)
+    gamma: float = 0.0
 
     def raw(self, x: np.ndarray) -> np.ndarray:
         z = (np.atleast_2d(x).astype(np.float32) - self.mean) / self.scale
-        if self.basis.size:
-            z = z @ self.basis
-        return z @ self.weight + self.bias
+        out = (z @ self.basis if self.basis.size else z) @ self.weight + self.bias
+        if self.landmarks.size:
+            out = out + self.kernel(z) @ self.kernel_weight
+        return out
+
+    def kernel(self, z: np.ndarray) -> np.ndarray:
+        """(n, L) RBF kernel values between z-scores (mapped by kernel_basis) and the landmarks."""
+        p = z @ self.kernel_basis
+        d2 = (p * p).sum(1, keepdims=True) - 2.0 * p @ self.landmarks.T + (self.landmarks ** 2).sum(1)
+        return np.exp(-self.gamma * np.maximum(d2, 0.0))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """(n,) scores for regression/expected heads, (n, K) probabilities for distribution heads, (n, K)
@@ -72,7 +89,8 @@ class LinearHead:
 
     def meta(self) -> dict:
         return {"kind": self.kind, "inputs": self.inputs, "classes": self.classes, "out_a": self.out_a,
-                "out_c": self.out_c, "clip": self.clip, "info": self.info}
+                "out_c": self.out_c, "clip": self.clip, "info": self.info,
+                **({"gamma": self.gamma} if self.landmarks.size else {})}
 
 
 @dataclass
@@ -178,11 +196,42 @@ def save_heads(heads: dict[str, Head], path: Path = HEADS_FILE, encoder: dict | 
     flat = _flat(heads)
     tensors = {f"{n}.{a}": np.ascontiguousarray(getattr(h, a), STORED.get(a, np.float32))
                for n, h in flat.items() for a in ARRAYS + FACTORS if getattr(h, a).size or a in ARRAYS}
+    shards: list[dict[str, np.ndarray]] = [{}]
+    for key, arr in tensors.items():
+        if shards[-1] and sum(a.nbytes for a in shards[-1].values()) + arr.nbytes > SHARD_BYTES:
+            shards.append({})
+        shards[-1][key] = arr
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"heads": json.dumps({n: h.meta() for n, h in flat.items()})}
+    for stale in _shard_files(path):
+        stale.unlink()
+    names = [_shard_name(path, i) for i in range(1, len(shards))]
+    meta = {"heads": json.dumps({n: h.meta() for n, h in flat.items()}), "shards": json.dumps(names)}
     if encoder is not None:
         meta["encoder"] = json.dumps(encoder, sort_keys=True)
-    save_file(tensors, str(path), metadata=meta)
+    save_file(shards[0], str(path), metadata=meta)
+    for name, shard in zip(names, shards[1:]):
+        save_file(shard, str(path.with_name(name)))
+
+
+def _shard_name(path: Path, i: int) -> str:
+    return f"{path.stem}-{i + 1}{path.suffix}"
+
+
+def _shard_files(path: Path) -> list[Path]:
+    """The further files of the heads file at path, as its metadata names them (none for a missing file)."""
+    if not path.exists():
+        return []
+    from safetensors import safe_open
+
+    with safe_open(str(path), "np") as fh:
+        names = json.loads((fh.metadata() or {}).get("shards", "[]"))
+    return [path.with_name(n) for n in names]
+
+
+def heads_files(path: Path = HEADS_FILE) -> list[Path]:
+    """Every file the heads at path are stored in (copy them all to move the heads)."""
+    return [Path(path), *_shard_files(Path(path))]
 
 
 def stored_encoder(path: Path = HEADS_FILE) -> dict | None:
@@ -216,7 +265,7 @@ def load_heads(path: Path = HEADS_FILE) -> dict[str, Head]:
 
     with safe_open(str(path), "np") as fh:
         metas = json.loads(fh.metadata()["heads"])
-    arrays = load_file(str(path))
+    arrays = {k: v for f in heads_files(path) for k, v in load_file(str(f)).items()}
     flat = {}
     for name, m in metas.items():
         clip = m.pop("clip", None)

@@ -1,6 +1,7 @@
 """PARA's heads: aesthetics from PARA's train split (the shipped heads: its first 8,250 of 11,664 photos;
-para-dev stays the held-out check), and the five learned attributes from para-dev (the train split has no
-attribute scores), each stacked on the aesthetics head (`fit_attribute`)."""
+para-dev stays the held-out check) as a ridge with a kernel part (training.kernel), and the five learned
+attributes from para-dev (the train split has no attribute scores), each stacked on a linear ridge of
+aesthetics on the same photos (`fit_attribute`: a linear head folds into theirs)."""
 from __future__ import annotations
 
 from typing import Callable
@@ -20,6 +21,7 @@ from iqa_core.training.fit import (
     ridge_columns,
     srcc,
 )
+from iqa_core.training.kernel import fit_kernel_ridge
 
 ATTRIBUTE_HEADS = {"attr_composition": "composition", "attr_colour": "colour", "attr_focus_detail": "focus_detail",
                    "attr_lighting": "lighting", "attr_subject": "subject"}
@@ -49,6 +51,11 @@ def fold_in(head: LinearHead, other: LinearHead, share: float) -> LinearHead:
     head.bias = (head.bias + share * (other.bias + ((head.mean - other.mean) / other.scale) @ other.weight)
                  ).astype(np.float32)
     return head
+
+
+def fit_aesthetics(pt: Featurized, prior: np.ndarray) -> LinearHead:
+    """The shipped aesthetics head on para-train's photos."""
+    return fit_kernel_ridge(pt.x(IMAGE_INPUTS), pt.y("aesthetics"), "aesthetics", IMAGE_INPUTS, prior, **SCALE_1_5)
 
 
 def fit_attribute(name: str, prior: np.ndarray, aesthetics: LinearHead | None) -> Callable[..., LinearHead]:
@@ -83,11 +90,13 @@ def train_para(pa: Featurized, pt: Featurized | None = None, seed: int = SEED) -
         heads["aesthetics"], stack_on = fit(x, y, pa.groups), None
     else:
         xt, yt = pt.x(IMAGE_INPUTS), pt.y("aesthetics")
-        head = fit_ridge(xt, yt, "aesthetics", IMAGE_INPUTS, prior, **SCALE_1_5)
+        head = fit_aesthetics(pt, prior)
         aesthetics_report = report("aesthetics", "para-train -> para-dev", CVResult(head.predict(x), head.predict(x)), y)
         aesthetics_report["train"] = correlations(head.predict(xt), yt)  # in-sample on para-train, beside para-dev
         aesthetics_report["n_train"] = int(len(yt))
-        heads["aesthetics"], stack_on = head, head
+        stack_on = fit_ridge(xt, yt, "aesthetics", IMAGE_INPUTS, prior, **SCALE_1_5)
+        aesthetics_report["linear"] = correlations(stack_on.predict(x), y)  # without the kernel part
+        heads["aesthetics"] = head
     for name, key in ATTRIBUTE_HEADS.items():
         y = pa.y(key)
         fit = fit_attribute(name, prior, stack_on)

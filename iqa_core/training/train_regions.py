@@ -25,7 +25,7 @@ from tqdm import tqdm
 from iqa_core.analysis import regions
 from iqa_core.analysis.regions.detector import DETECTOR_FILE
 from iqa_core.inputs.load import load_image
-from iqa_core.model.heads import HEADS_FILE
+from iqa_core.model.heads import heads_files
 from iqa_core.training import datasets, degrade
 
 REPORT_FILE = DETECTOR_FILE.parent / "regions_report.json"
@@ -49,7 +49,7 @@ def collect(n: int, seed: int) -> dict[str, np.ndarray]:
     from iqa_core.pipeline import Assessor
 
     # The rows hold encoder features and quality-head scores: new heads (or a new encoder) mean new rows.
-    digest = hashlib.sha256(HEADS_FILE.read_bytes()).hexdigest()[:10]
+    digest = hashlib.sha256(b"".join(f.read_bytes() for f in heads_files())).hexdigest()[:10]
     cache = datasets.cache_dir() / f"regions-train-{n}-{seed}-{digest}.npz"
     if cache.exists():
         return dict(np.load(cache))

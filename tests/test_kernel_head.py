@@ -1,0 +1,45 @@
+"""The kernel part of a head (training.kernel): it fits what a linear ridge cannot, survives the float16
+heads file split into shards, and the shipped aesthetics head carries one that beats its linear ridge."""
+import numpy as np
+from scipy.stats import spearmanr
+
+from iqa_core.model import heads as heads_module
+from iqa_core.model.heads import heads_files, load_heads, save_heads
+from iqa_core.training.fit import fit_ridge
+from iqa_core.training.kernel import fit_kernel_ridge
+
+
+def test_kernel_part_fits_a_bend_that_a_linear_ridge_cannot():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(900, 40)).astype(np.float32)
+    y = np.abs(x[:, 0] + x[:, 1]) + 0.1 * rng.normal(size=900)  # a fold: no linear direction ranks it
+    tr, te = slice(0, 600), slice(600, None)
+    linear = spearmanr(fit_ridge(x[tr], y[tr], "a", ["image"]).predict(x[te]), y[te])[0]
+    head = fit_kernel_ridge(x[tr], y[tr], "a", ["image"])
+    kernel = spearmanr(head.predict(x[te]), y[te])[0]
+    assert abs(linear) < 0.1 and kernel > 0.4, (linear, kernel)
+    assert head.landmarks.shape == (600, head.kernel_basis.shape[1]) and head.gamma > 0
+
+
+def test_heads_file_splits_into_shards_and_loads_back(tmp_path, monkeypatch):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(300, 40)).astype(np.float32)
+    head = fit_kernel_ridge(x, x[:, 0] ** 2, "a", ["image"], out_a=2.0, out_c=1.0)
+    out = tmp_path / "h.safetensors"
+    monkeypatch.setattr(heads_module, "SHARD_BYTES", 20_000)  # the landmarks alone are 300 x 40 floats
+    save_heads({"a": head}, out)
+    files = heads_files(out)
+    assert len(files) > 1 and all(f.exists() for f in files)
+    back = load_heads(out)["a"]
+    assert back.gamma == head.gamma and np.allclose(back.predict(x), head.predict(x), atol=1e-2)
+    monkeypatch.setattr(heads_module, "SHARD_BYTES", 4 << 20)
+    save_heads({"a": head}, out)  # one file now: the old shards go
+    assert heads_files(out) == [out] and not [f for f in files[1:] if f.exists()]
+
+
+def test_shipped_aesthetics_head_has_a_kernel_part_that_beats_its_linear_ridge():
+    head = load_heads()["aesthetics"]
+    assert head.landmarks.size and head.kernel_basis.shape[0] == head.mean.shape[0]
+    row = head.info["cv"][0]
+    assert row["data"] == "para-train -> para-dev"
+    assert row["cv"]["srcc"] >= row["linear"]["srcc"] + 0.01 and row["cv"]["srcc"] >= 0.82, row
