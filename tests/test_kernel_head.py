@@ -1,10 +1,13 @@
 """The kernel part of a head (training.kernel): it fits what a linear ridge cannot, survives the float16
-heads file split into shards, and the shipped aesthetics head carries one that beats its linear ridge."""
+heads file split into shards (shared arrays stored once), and the shipped aesthetics head carries one that
+beats its linear ridge, as do the attributes stacked on it."""
 import numpy as np
+from safetensors.numpy import load_file
 from scipy.stats import spearmanr
 
 from iqa_core.model import heads as heads_module
-from iqa_core.model.heads import heads_files, load_heads, save_heads
+from iqa_core.model.heads import heads_files, load_heads, save_heads, stored_arrays
+from iqa_core.training.aesthetics import ATTRIBUTE_HEADS
 from iqa_core.training.fit import fit_ridge
 from iqa_core.training.kernel import fit_kernel_ridge
 
@@ -27,11 +30,14 @@ def test_heads_file_splits_into_shards_and_loads_back(tmp_path, monkeypatch):
     head = fit_kernel_ridge(x, x[:, 0] ** 2, "a", ["image"], out_a=2.0, out_c=1.0)
     out = tmp_path / "h.safetensors"
     monkeypatch.setattr(heads_module, "SHARD_BYTES", 20_000)  # the landmarks alone are 300 x 40 floats
-    save_heads({"a": head}, out)
+    save_heads({"a": head, "b": head}, out)  # b: the same arrays, stored once
     files = heads_files(out)
     assert len(files) > 1 and all(f.exists() for f in files)
-    back = load_heads(out)["a"]
-    assert back.gamma == head.gamma and np.allclose(back.predict(x), head.predict(x), atol=1e-2)
+    stored = [k for f in files for k in load_file(str(f))]
+    assert "a.landmarks" in stored and "b.landmarks" not in stored and "b.landmarks" in stored_arrays(out)
+    for name in ("a", "b"):
+        back = load_heads(out)[name]
+        assert back.gamma == head.gamma and np.allclose(back.predict(x), head.predict(x), atol=1e-2)
     monkeypatch.setattr(heads_module, "SHARD_BYTES", 4 << 20)
     save_heads({"a": head}, out)  # one file now: the old shards go
     assert heads_files(out) == [out] and not [f for f in files[1:] if f.exists()]
@@ -43,3 +49,5 @@ def test_shipped_aesthetics_head_has_a_kernel_part_that_beats_its_linear_ridge()
     row = head.info["cv"][0]
     assert row["data"] == "para-train -> para-dev"
     assert row["cv"]["srcc"] >= row["linear"]["srcc"] + 0.01 and row["cv"]["srcc"] >= 0.82, row
+    for name in ATTRIBUTE_HEADS:  # the aesthetics head folded in: its kernel part came along
+        assert load_heads()[name].landmarks.shape == head.landmarks.shape, name

@@ -4,12 +4,12 @@ import json
 import shutil
 
 import numpy as np
-from safetensors.numpy import load_file
 
-from iqa_core.model.heads import heads_files, load_heads
+from iqa_core.model.heads import heads_files, load_heads, stored_arrays
 from iqa_core.training import train
 from iqa_core.training.aesthetics import ATTRIBUTE_HEADS, fold_in
 from iqa_core.training.fit import fit_ridge
+from iqa_core.training.kernel import fit_kernel_ridge
 
 PARA_HEADS = {*ATTRIBUTE_HEADS, "aesthetics"}
 
@@ -23,6 +23,16 @@ def test_fold_in_adds_the_other_heads_raw_score():
     expected = head.raw(x)[:, 0] + 0.75 * other.raw(x)[:, 0]
     folded = fold_in(head, other, 0.75)
     assert np.allclose(folded.raw(x)[:, 0], expected, atol=1e-4)
+
+
+def test_fold_in_carries_the_other_heads_kernel_part():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(300, 12)).astype(np.float32)
+    other = fit_kernel_ridge(x[:150] * 2.0 + 1.0, np.abs(x[:150, 0]), "a", ["image"])
+    head = fit_ridge(x[150:], x[150:, 1], "b", ["image"])
+    expected = head.raw(x)[:, 0] + 0.5 * other.raw(x)[:, 0]
+    folded = fold_in(head, other, 0.5)
+    assert folded.landmarks.size and np.allclose(folded.raw(x)[:, 0], expected, atol=1e-3)
 
 
 def test_shipped_attribute_heads_are_stacked_and_agree_with_people():
@@ -39,10 +49,10 @@ def test_para_only_refit_keeps_every_other_head(tmp_path, monkeypatch, data_root
     for f in heads_files():
         shutil.copy(f, tmp_path / f.name)
     shutil.copy(train.REPORT_FILE, tmp_path / train.REPORT_FILE.name)
-    before = _arrays(out)
+    before = stored_arrays(out)
     args = ["--para-only", "--limit", "40", "--para-train", "40", "--out", str(out), "--data", str(data_root)]
     assert train.main(args) == 0
-    after = _arrays(out)
+    after = stored_arrays(out)
     assert set(after) == set(before)
     for key in (k for k, v in before.items() if v.size):  # empty class_values are alike in every head
         same = np.array_equal(before[key], after[key])
@@ -54,7 +64,3 @@ def test_para_only_refit_keeps_every_other_head(tmp_path, monkeypatch, data_root
         [r for r in old["reports"] if r["head"].split(" ")[0] not in PARA_HEADS]
     assert report["para_train"] == 40
     assert all("aesthetics_share" in load_heads(out)[name].info for name in ATTRIBUTE_HEADS)
-
-
-def _arrays(path):
-    return {k: v for f in heads_files(path) for k, v in load_file(str(f)).items()}

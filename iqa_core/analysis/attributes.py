@@ -1,7 +1,7 @@
 """The eight aesthetic attributes (after ArtiMuse), each a 0-100 score with the measured evidence behind it.
 
 Five are learned from PARA's human attribute scores (composition, colour, depth of field -> focus/detail,
-light -> lighting, content -> subject; each a share of a linear aesthetics ridge plus a ridge on the rest,
+light -> lighting, content -> subject; each a share of the aesthetics head plus a ridge on the rest,
 training/aesthetics.py) and then blended with their own measured evidence (`blend`); their `kind` is
 "learned (PARA)". Three are heuristics, not checked against people, and say so in `kind`:
 - technical: the quality score, less measured noise and JPEG blocks;

@@ -17,6 +17,7 @@ photo) by a gate's domain probabilities; its parts are stored as "<name>@gate", 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,8 @@ HEADS_FILE = WEIGHTS_DIR / "heads.safetensors"
 ARRAYS = ("mean", "scale", "weight", "bias", "class_values")
 FACTORS = ("basis", "kernel_basis", "landmarks", "kernel_weight")  # stored only by the heads that have one
 # A heads file is split into files of at most this size (as Hugging Face shards checkpoints), so every file
-# stays small enough to live in git without LFS; the first file's metadata names the others.
+# stays small enough to live in git without LFS; the first file's metadata names the others, and which
+# arrays are stored once for several heads.
 SHARD_BYTES = 4 << 20
 # Weights are stored in float16: half the file (the IOVQA heads are 41 columns wide) for score changes under
 # 0.002 on the 0-100 scale; everything is float32 again once loaded.
@@ -196,6 +198,8 @@ def save_heads(heads: dict[str, Head], path: Path = HEADS_FILE, encoder: dict | 
     flat = _flat(heads)
     tensors = {f"{n}.{a}": np.ascontiguousarray(getattr(h, a), STORED.get(a, np.float32))
                for n, h in flat.items() for a in ARRAYS + FACTORS if getattr(h, a).size or a in ARRAYS}
+    same = _same_arrays(tensors)
+    tensors = {k: v for k, v in tensors.items() if k not in same}
     shards: list[dict[str, np.ndarray]] = [{}]
     for key, arr in tensors.items():
         if shards[-1] and sum(a.nbytes for a in shards[-1].values()) + arr.nbytes > SHARD_BYTES:
@@ -206,12 +210,29 @@ def save_heads(heads: dict[str, Head], path: Path = HEADS_FILE, encoder: dict | 
     for stale in _shard_files(path):
         stale.unlink()
     names = [_shard_name(path, i) for i in range(1, len(shards))]
-    meta = {"heads": json.dumps({n: h.meta() for n, h in flat.items()}), "shards": json.dumps(names)}
+    meta = {"heads": json.dumps({n: h.meta() for n, h in flat.items()}), "shards": json.dumps(names),
+            "same": json.dumps(same)}
     if encoder is not None:
         meta["encoder"] = json.dumps(encoder, sort_keys=True)
     save_file(shards[0], str(path), metadata=meta)
     for name, shard in zip(names, shards[1:]):
         save_file(shard, str(path.with_name(name)))
+
+
+def _same_arrays(tensors: dict[str, np.ndarray]) -> dict[str, str]:
+    """key -> the first key holding the same array, for arrays stored once (heads fitted on the same rows
+    share their standardisation and a folded-in kernel's basis and landmarks)."""
+    first: dict[tuple, str] = {}
+    same = {}
+    for key, arr in tensors.items():
+        if arr.nbytes < 1024:  # not worth an entry
+            continue
+        digest = (arr.dtype.str, arr.shape, hashlib.sha256(arr.tobytes()).hexdigest())
+        if digest in first:
+            same[key] = first[digest]
+        else:
+            first[digest] = key
+    return same
 
 
 def _shard_name(path: Path, i: int) -> str:
@@ -258,6 +279,16 @@ def check_encoder(path: Path, encoder: dict) -> None:
                                      ((k, *v) for k, v in sorted(differ.items()))))
 
 
+def stored_arrays(path: Path = HEADS_FILE) -> dict[str, np.ndarray]:
+    """Every "<head>.<array>" of the heads at path, from all its files, arrays stored once given each key."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "np") as fh:
+        same = json.loads((fh.metadata() or {}).get("same", "{}"))
+    arrays = {k: v for f in heads_files(path) for k, v in load_file(str(f)).items()}
+    return arrays | {k: arrays[v] for k, v in same.items()}
+
+
 def load_heads(path: Path = HEADS_FILE) -> dict[str, Head]:
     if not Path(path).exists():
         raise FileNotFoundError(f"No trained heads at {path}; run `python -m iqa_core.training.train`.")
@@ -265,7 +296,7 @@ def load_heads(path: Path = HEADS_FILE) -> dict[str, Head]:
 
     with safe_open(str(path), "np") as fh:
         metas = json.loads(fh.metadata()["heads"])
-    arrays = {k: v for f in heads_files(path) for k, v in load_file(str(f)).items()}
+    arrays = stored_arrays(path)
     flat = {}
     for name, m in metas.items():
         clip = m.pop("clip", None)

@@ -1,7 +1,7 @@
 """PARA's heads: aesthetics from PARA's train split (the shipped heads: its first 8,250 of 11,664 photos;
 para-dev stays the held-out check) as a ridge with a kernel part (training.kernel), and the five learned
-attributes from para-dev (the train split has no attribute scores), each stacked on a linear ridge of
-aesthetics on the same photos (`fit_attribute`: a linear head folds into theirs)."""
+attributes from para-dev (the train split has no attribute scores), each stacked on the aesthetics head
+(`fit_attribute`)."""
 from __future__ import annotations
 
 from typing import Callable
@@ -44,12 +44,20 @@ def aesthetics_share(x: np.ndarray, y: np.ndarray, a: np.ndarray, groups: np.nda
 
 def fold_in(head: LinearHead, other: LinearHead, share: float) -> LinearHead:
     """head + share * other's raw score, as one LinearHead in head's standardisation (no runtime change):
-    other's z-scores are (x - m_o) / s_o = z_h s_h / s_o + (m_h - m_o) / s_o."""
+    other's z-scores are (x - m_o) / s_o = z_h s_h / s_o + (m_h - m_o) / s_o. Other's kernel part comes
+    along, its basis and landmarks restated in head's z-scores (the same arrays for every head fitted on
+    the same rows, which the heads file stores once)."""
     assert other.inputs == head.inputs and other.kind == head.kind == "regression" and not other.basis.size
+    assert not head.landmarks.size
     ratio = (head.scale / other.scale)[:, None]
+    offset = (head.mean - other.mean) / other.scale
     head.weight = (head.weight + share * other.weight * ratio).astype(np.float32)
-    head.bias = (head.bias + share * (other.bias + ((head.mean - other.mean) / other.scale) @ other.weight)
-                 ).astype(np.float32)
+    head.bias = (head.bias + share * (other.bias + offset @ other.weight)).astype(np.float32)
+    if other.landmarks.size:  # |z_o B - l| = |z_h (ratio B) - (l - offset B)|
+        head.kernel_basis = (other.kernel_basis * ratio).astype(np.float32)
+        head.landmarks = (other.landmarks - offset @ other.kernel_basis).astype(np.float32)
+        head.kernel_weight = (share * other.kernel_weight).astype(np.float32)
+        head.gamma = other.gamma
     return head
 
 
@@ -94,9 +102,9 @@ def train_para(pa: Featurized, pt: Featurized | None = None, seed: int = SEED) -
         aesthetics_report = report("aesthetics", "para-train -> para-dev", CVResult(head.predict(x), head.predict(x)), y)
         aesthetics_report["train"] = correlations(head.predict(xt), yt)  # in-sample on para-train, beside para-dev
         aesthetics_report["n_train"] = int(len(yt))
-        stack_on = fit_ridge(xt, yt, "aesthetics", IMAGE_INPUTS, prior, **SCALE_1_5)
-        aesthetics_report["linear"] = correlations(stack_on.predict(x), y)  # without the kernel part
-        heads["aesthetics"] = head
+        linear = fit_ridge(xt, yt, "aesthetics", IMAGE_INPUTS, prior, **SCALE_1_5)
+        aesthetics_report["linear"] = correlations(linear.predict(x), y)  # without the kernel part
+        heads["aesthetics"], stack_on = head, head
     for name, key in ATTRIBUTE_HEADS.items():
         y = pa.y(key)
         fit = fit_attribute(name, prior, stack_on)
