@@ -25,7 +25,7 @@ from iqa_core.model import features, native_crops
 from iqa_core.model.encoders.lite import FeatureMaps, LiteEncoder
 from iqa_core.model.heads import HEADS_FILE, GatedHead, check_encoder, load_heads
 from iqa_core.registry import create, parse
-from iqa_core.runtime import beside
+from iqa_core.runtime import beside, one_blas_thread
 from iqa_core.scores import EMOTIONS, TEXT_PRIORITY
 
 FIELDS = ("quality", "aesthetics", "alignment", "valence", "arousal", "emotions", "sentiment", "attributes",
@@ -150,13 +150,14 @@ class Assessor:
                 projected = self.projection.predict(features.stack(blocks, self.projection.inputs)[None])[0]
                 blocks.update(features.projection_block(projected, text_emb))
         raw, ai_generated = {}, None
-        for name, head in self.heads.items():
-            if name == "alignment" and not text:
-                continue
-            x = features.stack(blocks, head.inputs)[None]
-            raw[name] = head.predict(x)[0]
-            if isinstance(head, GatedHead) and name == "quality":
-                ai_generated = float(head.domains(x)[0, head.gate.classes.index("ai")])
+        with one_blas_thread():
+            for name, head in self.heads.items():
+                if name == "alignment" and not text:
+                    continue
+                x = features.stack(blocks, head.inputs)[None]
+                raw[name] = head.predict(x)[0]
+                if isinstance(head, GatedHead) and name == "quality":
+                    ai_generated = float(head.domains(x)[0, head.gate.classes.index("ai")])
         if self.zero_shot is not None:
             zs = self.zero_shot.zero_shot([prep.loaded.image], [text], metadata=[sources])[0]
             raw.update({k: zs[k] for k in self.zero_shot_fields if k != "emotions" and zs.get(k) is not None})

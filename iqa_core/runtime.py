@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import sys
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,24 @@ import numpy as np
 CACHE_ENV = "IQA_CACHE"
 
 M_ARENA_MAX = -8  # mallopt parameter number, from glibc's malloc.h
+
+
+@functools.cache
+def _blas():
+    """numpy's BLAS libraries, found once (threadpoolctl comes with scikit-learn); None without it."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover
+        return None
+    return ThreadpoolController()
+
+
+def one_blas_thread():
+    """A block whose small matrix products (heads, regions) run on one BLAS thread: on a shared 2-core
+    machine, beside the encoder's threads or other worker processes, more threads only spin against each
+    other."""
+    ctl = _blas()
+    return ctl.limit(limits=1, user_api="blas") if ctl is not None else nullcontext()
 
 
 def cache_root(root: str | os.PathLike | None = None) -> Path:

@@ -36,8 +36,6 @@ Scorings (SCORINGS):
 """
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 import numpy as np
 from PIL import Image
 
@@ -56,18 +54,11 @@ from iqa_core.analysis.regions.segment import (
 from iqa_core.assessment import Region
 from iqa_core.model.encoders.lite import FeatureMaps
 from iqa_core.model.features import pool_regions
+from iqa_core.runtime import one_blas_thread
 from iqa_core.scores import ISSUES
 
 SCORINGS = ("head", "head+evidence", "head+detector")
 DEFAULT_SCORING = "head+detector"
-try:  # small products run faster on one BLAS thread on a shared machine (threadpoolctl comes with sklearn)
-    from threadpoolctl import ThreadpoolController
-
-    _BLAS = ThreadpoolController()
-except ImportError:  # pragma: no cover
-    _BLAS = None
-
-
 def pooled_features(segs: list[Segment], fm: FeatureMaps) -> np.ndarray:
     """Every map pooled inside every region, once: the head and the detector both read it."""
     return pool_regions(fm.maps, [s.mask.astype(np.float32) for s in segs])
@@ -107,7 +98,7 @@ def compute(fm: FeatureMaps, quality_fn, image: Image.Image | None = None, metho
     the grid) scored by the head. working, evidence: the image's measured copy and evidence, if already made."""
     if image is None and method == "superpixel":
         method = "grid"
-    with _BLAS.limit(limits=1, user_api="blas") if _BLAS is not None else nullcontext():
+    with one_blas_thread():
         ev = (evidence or Evidence(working or image) if image is not None and (method != "grid" or scoring != "head")
               else None)
         segs = segment_image(method, fm, image, ev)
