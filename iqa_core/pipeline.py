@@ -23,7 +23,7 @@ from iqa_core.inputs.load import LoadedImage, load_image
 from iqa_core.inputs.metadata import Metadata, from_user, merge
 from iqa_core.model import features, native_crops
 from iqa_core.model.encoders.lite import FeatureMaps, LiteEncoder
-from iqa_core.model.heads import HEADS_FILE, GatedHead, check_encoder, load_heads
+from iqa_core.model.heads import HEADS_FILE, GatedHead, LinearHead, check_encoder, load_heads
 from iqa_core.registry import create, parse
 from iqa_core.runtime import beside, one_blas_thread
 from iqa_core.scores import EMOTIONS, TEXT_PRIORITY
@@ -149,13 +149,13 @@ class Assessor:
             if self.projection is not None:
                 projected = self.projection.predict(features.stack(blocks, self.projection.inputs)[None])[0]
                 blocks.update(features.projection_block(projected, text_emb))
-        raw, ai_generated = {}, None
+        raw, ai_generated, kernels = {}, None, {}
         with one_blas_thread():
             for name, head in self.heads.items():
                 if name == "alignment" and not text:
                     continue
                 x = features.stack(blocks, head.inputs)[None]
-                raw[name] = head.predict(x)[0]
+                raw[name] = (head.predict(x, kernels) if isinstance(head, LinearHead) else head.predict(x))[0]
                 if isinstance(head, GatedHead) and name == "quality":
                     ai_generated = float(head.domains(x)[0, head.gate.classes.index("ai")])
         if self.zero_shot is not None:

@@ -50,6 +50,11 @@ def test_shipped_aesthetics_head_has_a_kernel_part_that_beats_its_linear_ridge()
     row = head.info["cv"][0]
     assert row["data"] == "para-train -> para-dev"
     assert row["cv"]["srcc"] >= row["linear"]["srcc"] + 0.01 and row["cv"]["srcc"] >= 0.82, row
+    x = np.random.default_rng(3).normal(size=(1, head.mean.size)).astype(np.float32) * head.scale + head.mean
+    memo = {}
+    for name in ("aesthetics", *ATTRIBUTE_HEADS):  # one kernel per image for the five attributes
+        assert np.allclose(heads[name].predict(x, memo), heads[name].predict(x)), name
+    assert len(memo) == 2
     first = heads[next(iter(ATTRIBUTE_HEADS))]
     for name in ATTRIBUTE_HEADS:  # the aesthetics head folded in: its kernel part came along, one basis for all
         assert heads[name].landmarks.shape == head.landmarks.shape, name

@@ -60,23 +60,31 @@ class LinearHead:
     kernel_weight: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # (L, K)
     gamma: float = 0.0
 
-    def raw(self, x: np.ndarray) -> np.ndarray:
+    def raw(self, x: np.ndarray, memo: dict | None = None) -> np.ndarray:
         z = (np.atleast_2d(x).astype(np.float32) - self.mean) / self.scale
         out = (z @ self.basis if self.basis.size else z) @ self.weight + self.bias
         if self.landmarks.size:
-            out = out + self.kernel(z) @ self.kernel_weight
+            out = out + self.kernel(z, memo) @ self.kernel_weight
         return out
 
-    def kernel(self, z: np.ndarray) -> np.ndarray:
-        """(n, L) RBF kernel values between z-scores (mapped by kernel_basis) and the landmarks."""
+    def kernel(self, z: np.ndarray, memo: dict | None = None) -> np.ndarray:
+        """(n, L) RBF kernel values between z-scores (mapped by kernel_basis) and the landmarks. memo: kernels
+        already computed for the same features, by the arrays that make them (the five attributes share one
+        standardisation, basis and landmarks, so one image's kernel is computed once for all of them)."""
+        key = (tuple(self.inputs), id(self.mean), id(self.scale), id(self.kernel_basis), id(self.landmarks))
+        if memo is not None and key in memo:
+            return memo[key]
         p = z @ self.kernel_basis
         d2 = (p * p).sum(1, keepdims=True) - 2.0 * p @ self.landmarks.T + (self.landmarks ** 2).sum(1)
-        return np.exp(-self.gamma * np.maximum(d2, 0.0))
+        k = np.exp(-self.gamma * np.maximum(d2, 0.0))
+        if memo is not None:
+            memo[key] = k
+        return k
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
+    def predict(self, x: np.ndarray, memo: dict | None = None) -> np.ndarray:
         """(n,) scores for regression/expected heads, (n, K) probabilities for distribution heads, (n, K)
-        unit vectors for embedding heads."""
-        r = self.raw(x)
+        unit vectors for embedding heads. memo: see kernel; only for calls on the same features."""
+        r = self.raw(x, memo)
         if self.kind == "embedding":
             return r / np.maximum(np.linalg.norm(r, axis=1, keepdims=True), 1e-8)
         if self.kind == "regression":

@@ -59,6 +59,8 @@ from iqa_core.scores import ISSUES
 
 SCORINGS = ("head", "head+evidence", "head+detector")
 DEFAULT_SCORING = "head+detector"
+
+
 def pooled_features(segs: list[Segment], fm: FeatureMaps) -> np.ndarray:
     """Every map pooled inside every region, once: the head and the detector both read it."""
     return pool_regions(fm.maps, [s.mask.astype(np.float32) for s in segs])
