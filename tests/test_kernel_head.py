@@ -24,6 +24,17 @@ def test_kernel_part_fits_a_bend_that_a_linear_ridge_cannot():
     assert head.landmarks.shape == (600, head.kernel_basis.shape[1]) and head.gamma > 0
 
 
+def test_kernel_part_reads_sample_weights():
+    # The AI-image quality expert weighs its sets and distorted copies: rows at weight 0 must not steer the fit.
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(600, 20)).astype(np.float32)
+    kept = np.arange(600) < 300
+    y = np.where(kept, np.abs(x[:, 0]), -np.abs(x[:, 0])) + 0.05 * rng.normal(size=600)  # opposite rankings
+    weighted = fit_kernel_ridge(x, y, "a", ["image"], sample_weight=kept.astype(np.float32))
+    even = fit_kernel_ridge(x, y, "a", ["image"])
+    assert spearmanr(weighted.predict(x[kept]), y[kept])[0] > 0.8 > spearmanr(even.predict(x[kept]), y[kept])[0]
+
+
 def test_heads_file_splits_into_shards_and_loads_back(tmp_path, monkeypatch):
     rng = np.random.default_rng(1)
     x = rng.normal(size=(300, 40)).astype(np.float32)
@@ -41,6 +52,16 @@ def test_heads_file_splits_into_shards_and_loads_back(tmp_path, monkeypatch):
     monkeypatch.setattr(heads_module, "SHARD_BYTES", 4 << 20)
     save_heads({"a": head}, out)  # one file now: the old shards go
     assert heads_files(out) == [out] and not [f for f in files[1:] if f.exists()]
+
+
+def test_shipped_ai_image_quality_expert_has_a_kernel_part():
+    # training.quality.EXPERT_KERNEL: the AI expert's ridge bends; the photo expert stays linear.
+    quality = load_heads()["quality"]
+    ridge = quality.experts["ai"].members[0]
+    assert ridge.landmarks.size and ridge.kernel_basis.shape[0] == ridge.mean.shape[0] and ridge.gamma > 0
+    assert not quality.experts["photo"].landmarks.size
+    x = np.random.default_rng(4).normal(size=(3, ridge.mean.size)).astype(np.float32) * ridge.scale + ridge.mean
+    assert np.all(np.isfinite(quality.predict(x)))
 
 
 def test_shipped_aesthetics_head_has_a_kernel_part_that_beats_its_linear_ridge():

@@ -152,6 +152,9 @@ def test_expert_reads_only_the_sets_it_weighs():
     assert isinstance(paired, MeanHead) and len(paired.members) == 2
     assert np.allclose(paired.members[0].predict(x), alone.predict(x))  # the same ridge inside
     assert srcc(paired.predict(x[ai]), y[ai]) > 0.9
+    bent = quality.fit_expert(x, y, sets, prior, {"agiqa3k": 1.0, "livec": 0.0}, iovqa=True, kernel=True)
+    assert bent.members[0].landmarks.shape[0] == 100  # the kernel part sees only the rows it weighs
+    assert srcc(bent.predict(x[ai]), y[ai]) > 0.9
 
 
 def test_fold_seeds_draw_other_grouped_splits():

@@ -28,7 +28,7 @@ SEED = 0
 
 
 def fit_kernel_ridge(x: np.ndarray, y: np.ndarray, name: str, inputs: list[str], prior: np.ndarray | None = None,
-                     **out) -> LinearHead:
+                     sample_weight: np.ndarray | None = None, **out) -> LinearHead:
     """A regression LinearHead with a kernel part (see heads.LinearHead.kernel); the basis is rounded to the
     float16 it is stored in before anything is fitted on it, so the shipped head is the one measured."""
     z, mean, scale = _standardise(x, prior)
@@ -39,7 +39,7 @@ def fit_kernel_ridge(x: np.ndarray, y: np.ndarray, name: str, inputs: list[str],
     ny = Nystroem(gamma=gamma, n_components=min(LANDMARKS, len(y)), random_state=SEED).fit(p)
     k = ny.transform(p) * KERNEL_WEIGHT
     zk = np.concatenate([z, k], 1)
-    model = RidgeCV(alphas=RIDGE_ALPHAS, gcv_mode=gcv_mode(zk)).fit(zk, y)
+    model = RidgeCV(alphas=RIDGE_ALPHAS, gcv_mode=gcv_mode(zk)).fit(zk, y, sample_weight=sample_weight)
     coef = model.coef_.reshape(-1, 1).astype(np.float64)
     d = z.shape[1]
     return LinearHead(name=name, kind="regression", inputs=inputs, mean=mean, scale=scale,
