@@ -52,8 +52,10 @@ def test_a_large_image_agrees_with_its_downscale_and_its_crops_see_native_damage
         mild, strong = assessor.assess(_jpeg(img, 30)), assessor.assess(_jpeg(img, 20))
         crop_drops.append(crops_mean(large) - crops_mean(mild))
         whole_drops.append(large.whole_quality - mild.whole_quality)
-        assert crop_drops[-1] > whole_drops[-1]
-        assert head_quality(large) - head_quality(strong) > large.whole_quality - strong.whole_quality > 0
+        # Per mosaic, JPEG at q=20 lowers the crops more than the whole view; q=30 only on average (below):
+        # since the AI expert's kernel part, the whole view sees q=30 on some mosaics as much as the crops do.
+        assert crops_mean(large) - crops_mean(strong) > large.whole_quality - strong.whole_quality > 0
+        assert head_quality(large) - head_quality(strong) > large.whole_quality - strong.whole_quality
     assert np.mean(crop_drops) > np.mean(whole_drops) + 2.0
 
 
