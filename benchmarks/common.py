@@ -30,6 +30,12 @@ def write_json(name: str, data: dict) -> Path:
     return path
 
 
+def read_json(name: str) -> dict:
+    """An earlier run's results (empty when there is none), for benchmarks that run their variants in parts."""
+    path = RESULTS / name
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def tree_rss_mb(proc: psutil.Process) -> float:
     """Resident memory of a process and all its descendants (worker processes count too), in MB."""
     total = 0

@@ -15,12 +15,11 @@ Prints the table and writes benchmarks/results/transfer.json.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
 
-from benchmarks.common import RESULTS, table, write_json
+from benchmarks.common import read_json, table, write_json
 from iqa_core.model.encoders.lite import LiteEncoder
 from iqa_core.training import datasets
 from iqa_core.training.aesthetics import fit_aesthetics
@@ -145,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += alignment_contrast(data["agiqa3k"], encoder.name_embeddings)
     seconds = {" + ".join(args.tasks): round(time.time() - t0, 1)}  # this run's time, for the tasks it ran
     if set(args.tasks) != set(TASKS):  # keep the other tasks' rows (and their run's time) from the last run
-        last = json.loads((RESULTS / "transfer.json").read_text())
+        last = read_json("transfer.json")
         kept = [r for r in last["rows"] if r["task"].split(" ")[0] not in args.tasks]
         rows = sorted(kept + rows, key=lambda r: TASKS.index(r["task"].split(" ")[0]))
         earlier = last["seconds"] if isinstance(last["seconds"], dict) else {" + ".join(TASKS): last["seconds"]}
