@@ -135,7 +135,9 @@ class Assessor:
         q = self.heads["quality"]
         x = np.stack([features.stack(features.image_blocks(fm, self.encoder.name_embeddings), q.inputs)
                       for fm in crop_maps])
-        return [NativeCrop(list(box), round(float(v), 2)) for box, v in zip(boxes, q.predict(x))]
+        with one_blas_thread():
+            scores = q.predict(x)
+        return [NativeCrop(list(box), round(float(v), 2)) for box, v in zip(boxes, scores)]
 
     def _heads(self, prep: Prepared, fm: FeatureMaps, boxes: list = (), crop_maps: list[FeatureMaps] = ()
                ) -> ModelOutputs:
@@ -182,7 +184,9 @@ class Assessor:
         working = done.working  # measured once, read by the subject, attributes and regions
         with _timed(t, "subject"):
             found = subject.find(out.maps, self.encoder.image.classifier, working, self.encoder.names)
-            found.subject.quality = round(float(q.predict(features.pool_regions(out.maps.maps, [found.grid]))[0]), 2)
+            with one_blas_thread():  # the AI expert's kernel part is a product threaded BLAS would spin on
+                found.subject.quality = round(float(q.predict(features.pool_regions(out.maps.maps,
+                                                                                   [found.grid]))[0]), 2)
         with _timed(t, "regions"):  # what is left of them after the heads and the subject, or all in line
             segs, region_list = out.regions.result() if out.regions is not None else self._regions(out.maps, img, done)
             subject.judge_regions(region_list, [sg.mask for sg in segs], found)

@@ -149,3 +149,30 @@ def test_measuring_and_regions_beside_give_the_in_line_result(assessor, agiqa):
         in_line = assessor.assess(s.path, prompt=s.prompt).to_dict()
     beside.pop("timings_ms"), in_line.pop("timings_ms")
     assert beside == in_line
+
+
+def test_quality_head_runs_on_one_blas_thread_in_a_batch_worker(assessor, agiqa, monkeypatch):
+    """The AI expert's kernel part is a matrix product that threaded BLAS runs on two threads; their spinning
+    slowed two batch worker processes 1.4x (benchmarks/results/speed-f4fd1e2.json). In a worker's budget of
+    one thread, every quality-head call of an assessment (heads, regions, subject, native crops of a large
+    image) runs under one BLAS thread, and the limit is lifted once the assessment is done."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from iqa_core.runtime import thread_budget
+
+    def blas_threads() -> int:
+        return max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+    head, seen = assessor.heads["quality"], []
+
+    def predict(x):
+        seen.append(blas_threads())
+        return type(head).predict(head, x)
+
+    monkeypatch.setattr(head, "predict", predict)
+    big = Image.open(agiqa[2].path).convert("RGB").resize((1024, 1024))
+    with threadpool_limits(limits=2, user_api="blas"), thread_budget(1):
+        a = assessor.assess(big)
+        after = blas_threads()
+    assert a.native_crops and len(seen) >= 4  # heads, regions, subject, crops
+    assert set(seen) == {1} and after == 2
