@@ -1,11 +1,13 @@
 """Training runs end to end on a small subset, and the shipped weights reproduce training-time scores."""
 import json
+import shutil
 
 import numpy as np
 import pytest
 
-from iqa_core.model.heads import HEADS_FILE, GatedHead, load_heads
+from iqa_core.model.heads import HEADS_FILE, GatedHead, heads_files, load_heads, stored_arrays
 from iqa_core.training import train
+from iqa_core.training.aesthetics import ATTRIBUTE_HEADS
 
 
 def test_training_smoke(tmp_path, monkeypatch, data_root):
@@ -223,3 +225,32 @@ def test_mirrored_view_is_cached_apart_and_lies_near_its_image(tmp_path, monkeyp
     assert (dist.argmin(1) == np.arange(len(plain))).all()
     with pytest.raises(KeyError):
         featurize("emotion6", enc, data_root, 6, view="rotate")
+
+
+@pytest.mark.parametrize("part, refitted", [("para", {*ATTRIBUTE_HEADS, "aesthetics"}),
+                                            ("emotion", {"valence", "arousal", "emotions", "sentiment"})])
+def test_part_refit_keeps_every_other_head(tmp_path, monkeypatch, data_root, part, refitted):
+    monkeypatch.setenv("IQA_FEATURE_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "heads.safetensors"
+    for f in heads_files():
+        shutil.copy(f, tmp_path / f.name)
+    shutil.copy(train.REPORT_FILE, tmp_path / train.REPORT_FILE.name)
+    before = stored_arrays(out)
+    args = [f"--{part}-only", "--limit", "40", "--para-train", "40", "--out", str(out), "--data", str(data_root)]
+    assert train.main(args) == 0
+    after = stored_arrays(out)
+    assert set(after) == set(before)
+    for key in (k for k, v in before.items() if v.size):  # empty class_values are alike in every head
+        same = np.array_equal(before[key], after[key])
+        assert same == (key.split(".")[0].split("#")[0] not in refitted), key  # only the part's heads refitted
+    report = json.loads((tmp_path / train.REPORT_FILE.name).read_text())
+    old = json.loads(train.REPORT_FILE.read_text())
+    assert [r["head"] for r in report["reports"]] == [r["head"] for r in old["reports"]]
+    assert [r for r in report["reports"] if r["head"].split(" ")[0] not in refitted] == \
+        [r for r in old["reports"] if r["head"].split(" ")[0] not in refitted]
+    assert report["para_train"] == 40
+    heads = load_heads(out)
+    if part == "para":
+        assert all("aesthetics_share" in heads[name].info for name in ATTRIBUTE_HEADS)
+    else:  # a smoke run: the shipped class prior all the same
+        assert heads["sentiment"].info["positive_share"] == 0.7

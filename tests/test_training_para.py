@@ -1,17 +1,11 @@
-"""PARA's attribute heads: stacked on the aesthetics head as one LinearHead, refitted alone into a heads file
-without touching the other heads, and the shipped ones at PARA CV SRCC >= 0.70."""
-import json
-import shutil
-
+"""PARA's attribute heads: stacked on the aesthetics head as one LinearHead, and the shipped ones at PARA CV
+SRCC >= 0.70 (refitted alone: test_train.test_part_refit_keeps_every_other_head)."""
 import numpy as np
 
-from iqa_core.model.heads import heads_files, load_heads, stored_arrays
-from iqa_core.training import train
+from iqa_core.model.heads import load_heads
 from iqa_core.training.aesthetics import ATTRIBUTE_HEADS, fold_in
 from iqa_core.training.fit import fit_ridge
 from iqa_core.training.kernel import fit_kernel_ridge
-
-PARA_HEADS = {*ATTRIBUTE_HEADS, "aesthetics"}
 
 
 def test_fold_in_adds_the_other_heads_raw_score():
@@ -41,26 +35,3 @@ def test_shipped_attribute_heads_are_stacked_and_agree_with_people():
         info = heads[name].info
         assert 0.0 < info["aesthetics_share"] <= 1.5, name
         assert info["cv"][0]["cv"]["srcc"] >= 0.70, (name, info["cv"])
-
-
-def test_para_only_refit_keeps_every_other_head(tmp_path, monkeypatch, data_root):
-    monkeypatch.setenv("IQA_FEATURE_CACHE", str(tmp_path / "cache"))
-    out = tmp_path / "heads.safetensors"
-    for f in heads_files():
-        shutil.copy(f, tmp_path / f.name)
-    shutil.copy(train.REPORT_FILE, tmp_path / train.REPORT_FILE.name)
-    before = stored_arrays(out)
-    args = ["--para-only", "--limit", "40", "--para-train", "40", "--out", str(out), "--data", str(data_root)]
-    assert train.main(args) == 0
-    after = stored_arrays(out)
-    assert set(after) == set(before)
-    for key in (k for k, v in before.items() if v.size):  # empty class_values are alike in every head
-        same = np.array_equal(before[key], after[key])
-        assert same == (key.split(".")[0].split("#")[0] not in PARA_HEADS), key  # only PARA's heads refitted
-    report = json.loads((tmp_path / train.REPORT_FILE.name).read_text())
-    old = json.loads(train.REPORT_FILE.read_text())
-    assert [r["head"] for r in report["reports"]] == [r["head"] for r in old["reports"]]
-    assert [r for r in report["reports"] if r["head"].split(" ")[0] not in PARA_HEADS] == \
-        [r for r in old["reports"] if r["head"].split(" ")[0] not in PARA_HEADS]
-    assert report["para_train"] == 40
-    assert all("aesthetics_share" in load_heads(out)[name].info for name in ATTRIBUTE_HEADS)

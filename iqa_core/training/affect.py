@@ -18,6 +18,14 @@ SENTIMENT_C = 0.002
 # A PARA photo counts as a sentiment example in proportion to its non-neutral votes; below this share of
 # non-neutral votes its label is mostly noise and it is left out.
 MIN_NON_NEUTRAL = 0.2
+# The positive share of the sentiment training mix (labels reweighted to it; None keeps the raw mix, which
+# para-train's 94% positive photos push to 87% positive, so that the head called 73% of negative everyday
+# photos positive). Chosen among 0.5-0.8 and the raw mix on a selection split (Emotion6 fold seed 1, para-train's
+# last quarter of sessions held out; benchmarks/sentiment_prior.py), never on para-dev or the reported folds.
+SENTIMENT_POSITIVE_SHARE: float | None = 0.7
+# Share of positive images in the Twitter sentiment photos the kept-aside check used (issue 15: 61%): the
+# class mix at which "accuracy on ordinary photos" is read from PARA's per-class recalls.
+TWITTER_POSITIVE = 0.61
 
 
 def sentiment_labels(d: Featurized) -> tuple[np.ndarray, np.ndarray]:
@@ -29,20 +37,42 @@ def sentiment_labels(d: Featurized) -> tuple[np.ndarray, np.ndarray]:
     return np.stack([1 - p, p], 1), np.where(share >= MIN_NON_NEUTRAL, share, 0.0).astype(np.float32)
 
 
-def fit_sentiment(parts: list[Featurized], prior: np.ndarray) -> LinearHead:
+def rebalance(labels: np.ndarray, weights: np.ndarray, positive_share: float | None) -> np.ndarray:
+    """Soft labels scaled per class so that the positive class carries `positive_share` of the weighted mass
+    (the total kept, so the softmax's C means what it did)."""
+    if positive_share is None:
+        return labels
+    mass = (labels * weights[:, None]).sum(0)
+    return labels * (np.array([1 - positive_share, positive_share]) * mass.sum() / mass)[None, :]
+
+
+def fit_sentiment(parts: list[Featurized], prior: np.ndarray,
+                  positive_share: float | None = SENTIMENT_POSITIVE_SHARE) -> LinearHead:
     x = np.concatenate([d.x(IMAGE_INPUTS) for d in parts])
-    labels, weights = zip(*(sentiment_labels(d) for d in parts))
-    return fit_distribution(x, np.concatenate(labels), "sentiment", IMAGE_INPUTS, SENTIMENT, c=SENTIMENT_C,
-                            prior=prior, sample_weight=np.concatenate(weights))
+    labels, weights = (np.concatenate(v) for v in zip(*(sentiment_labels(d) for d in parts)))
+    head = fit_distribution(x, rebalance(labels, weights, positive_share), "sentiment", IMAGE_INPUTS, SENTIMENT,
+                            c=SENTIMENT_C, prior=prior, sample_weight=weights)
+    head.info["positive_share"] = positive_share
+    return head
 
 
 def sentiment_accuracy(head: LinearHead, d: Featurized) -> dict[str, float]:
-    """Agreement with the majority label on the images that have one (PARA: weight > 0)."""
+    """Agreement with the majority label on the images that have one (PARA: weight > 0), each class's recall,
+    and the accuracy those recalls give at Twitter's class mix (TWITTER_POSITIVE), since PARA's photos are
+    94% positive and Emotion6's 50%."""
     labels, weights = sentiment_labels(d)
     keep = weights > 0
-    pred = head.predict(d.x(IMAGE_INPUTS)[keep])
-    return {"accuracy": round(float((pred.argmax(1) == labels[keep].argmax(1)).mean()), 4),
-            "positive_share": round(float(labels[keep].argmax(1).mean()), 4), "n": int(keep.sum())}
+    return sentiment_figures(head.predict(d.x(IMAGE_INPUTS)[keep])[:, 1], labels[keep].argmax(1))
+
+
+def sentiment_figures(p_positive: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    said = p_positive > 0.5
+    recall = {c: float((said == bool(c))[truth == c].mean()) for c in (0, 1)}
+    return {"accuracy": round(float((said == truth).mean()), 4), "positive_share": round(float(truth.mean()), 4),
+            "said_positive": round(float(said.mean()), 4), "recall_negative": round(recall[0], 4),
+            "recall_positive": round(recall[1], 4),
+            "at_twitter_mix": round(TWITTER_POSITIVE * recall[1] + (1 - TWITTER_POSITIVE) * recall[0], 4),
+            "n": int(len(truth))}
 
 
 def train_emotion(em: Featurized, pt: Featurized | None = None, seed: int = SEED

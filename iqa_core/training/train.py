@@ -51,15 +51,17 @@ def attach_cv(heads: dict[str, Head], reports: list[dict]) -> None:
 
 def refit_part(args: argparse.Namespace, encoder: LiteEncoder, part: str) -> int:
     """Refit only one part's heads ("para": aesthetics and attributes; "alignment": alignment and its text
-    projection) into the heads file at --out, every other head and report row as it was: minutes instead of
-    the full run's hour. The reference scores are those of the refitted heads file, as a full run's."""
+    projection; "emotion": valence, arousal, emotions, sentiment) into the heads file at --out, every other head
+    and report row as it was: minutes instead of the full run's hour. The reference scores are those of the
+    refitted heads file, as a full run's."""
     t0 = time.time()
     report_file = args.out.with_name(REPORT_FILE.name)
     report = json.loads(report_file.read_text())
-    if part == "para":
+    if part in ("para", "emotion"):  # both read para-train (aesthetics, sentiment)
         n_train = report["para_train"] if args.para_train is None else args.para_train
-        heads, rows = train_para(featurize("para", encoder, args.data, args.limit),
-                                 featurize("para_train", encoder, args.data, n_train))
+        pt = featurize("para_train", encoder, args.data, n_train) if n_train else None
+        fit, dev = (train_para, "para") if part == "para" else (train_emotion, "emotion6")
+        heads, rows = fit(featurize(dev, encoder, args.data, args.limit), pt)
         report["para_train"] = n_train
     else:
         heads, rows = train_alignment(featurize("agiqa3k", encoder, args.data, args.limit),
@@ -94,11 +96,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="refit only PARA's heads (aesthetics, attributes) into the heads file at --out")
     ap.add_argument("--alignment-only", action="store_true",
                     help="refit only the alignment head and its text projection into the heads file at --out")
+    ap.add_argument("--emotion-only", action="store_true",
+                    help="refit only the emotion heads (valence, arousal, emotions, sentiment) into the heads "
+                         "file at --out")
     args = ap.parse_args(argv)
     t0 = time.time()
     encoder = LiteEncoder()
-    if args.para_only or args.alignment_only:
-        return refit_part(args, encoder, "para" if args.para_only else "alignment")
+    part = next((p for p in ("para", "alignment", "emotion") if getattr(args, f"{p}_only")), None)
+    if part:
+        return refit_part(args, encoder, part)
     if args.out == HEADS_FILE or not CONCEPTS_FILE.exists():
         encoder.write_name_embeddings()
     data = {n: featurize(n, encoder, args.data, args.limit) for n in DEV_SETS}
