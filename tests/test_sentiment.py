@@ -3,8 +3,18 @@ everyday photos (94% positive in PARA) it still names the negative ones."""
 import csv
 
 import numpy as np
+from scipy.stats import spearmanr
 
-from iqa_core.training.affect import SENTIMENT_POSITIVE_SHARE, rebalance, sentiment_figures
+from iqa_core.training import datasets
+from iqa_core.training.affect import (
+    SENTIMENT_POSITIVE_SHARE,
+    rebalance,
+    sentiment_figures,
+    vote_share,
+    votes_to_valence,
+)
+from iqa_core.training.datasets import PARA_NEGATIVE, PARA_POSITIVE
+from iqa_core.training.featurize import Featurized
 
 
 def test_rebalance_sets_the_positive_share_and_keeps_the_mass():
@@ -27,8 +37,6 @@ def _para_dev_by_votes(data_root, negative: bool, n: int) -> list:
     """Para-dev photos whose raters lean one way: the negative ones, every photo with more negative than positive
     votes and at least a fifth of them non-neutral (38 of 1,000); the positive ones, at least half non-neutral
     votes, four fifths of them positive."""
-    from iqa_core.training.datasets import PARA_NEGATIVE, PARA_POSITIVE
-
     out = []
     with open(data_root / "para-dev" / "labels.csv", newline="", encoding="utf-8") as fh:
         for r in csv.DictReader(fh):
@@ -49,3 +57,14 @@ def test_shipped_head_names_negative_everyday_photos(assessor, data_root):
     assert len(said[True]) == len(said[False]) == 15
     assert said[True].count("negative") >= 8, said[True]
     assert said[False].count("positive") >= 12, said[False]
+
+
+def test_emotion6_votes_give_the_line_from_vote_share_to_valence(data_root):
+    """The line that turns a PARA photo's positive vote share into a valence target, from Emotion6's own votes
+    and valence: all-negative votes read well below the scale's middle (5), all-positive well above."""
+    em = Featurized(datasets.load("emotion6", data_root), {}, np.zeros((0, 0)), [])
+    intercept, slope = votes_to_valence(em)
+    assert intercept < 4.0 and intercept + slope > 7.0, (intercept, slope)
+    share, non_neutral = vote_share(em)
+    keep = non_neutral >= 0.2
+    assert spearmanr(share[keep], em.y("valence")[keep])[0] > 0.85
