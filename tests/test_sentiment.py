@@ -1,7 +1,5 @@
 """The sentiment head's class prior: its training mix is reweighted to a chosen positive share, so that on
 everyday photos (94% positive in PARA) it still names the negative ones."""
-import csv
-
 import numpy as np
 from scipy.stats import spearmanr
 
@@ -13,7 +11,6 @@ from iqa_core.training.affect import (
     vote_share,
     votes_to_valence,
 )
-from iqa_core.training.datasets import PARA_NEGATIVE, PARA_POSITIVE
 from iqa_core.training.featurize import Featurized
 
 
@@ -34,17 +31,14 @@ def test_figures_read_accuracy_at_twitters_mix_from_the_recalls():
 
 
 def _para_dev_by_votes(data_root, negative: bool, n: int) -> list:
-    """Para-dev photos whose raters lean one way: the negative ones, every photo with more negative than positive
-    votes and at least a fifth of them non-neutral (38 of 1,000); the positive ones, at least half non-neutral
-    votes, four fifths of them positive."""
+    """Para-dev photos whose raters lean one way (votes read as training reads them, datasets._sentiment_votes):
+    the negative ones, more negative than positive votes with at least a fifth non-neutral (38 of 1,000); the
+    positive ones, at least half non-neutral votes, four fifths of them positive."""
     out = []
-    with open(data_root / "para-dev" / "labels.csv", newline="", encoding="utf-8") as fh:
-        for r in csv.DictReader(fh):
-            pos, neg = (sum(float(r[f"imgEmotion_{e}"]) for e in g) for g in (PARA_POSITIVE, PARA_NEGATIVE))
-            total = pos + neg + float(r["imgEmotion_neutral"])
-            share = (pos + neg) / max(total, 1.0)
-            if (share >= 0.2 and neg > pos) if negative else (share >= 0.5 and pos >= 0.8 * (pos + neg)):
-                out.append(data_root / "para-dev" / "images" / r["image"])
+    for s in datasets.load("para", data_root):
+        p, share = s.targets["p_positive"], s.targets["non_neutral"]
+        if (share >= 0.2 and p < 0.5) if negative else (share >= 0.5 and p >= 0.8):
+            out.append(s.path)
     return sorted(out)[:n]
 
 
