@@ -10,6 +10,9 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
+# How many of para-train's photos the shipped heads trained on (its first N; the rest is never read), so a
+# benchmark compares like with like and does not encode all 11,664 photos.
+SHIPPED_PARA_TRAIN = json.loads((ROOT / "iqa_core" / "weights" / "training_report.json").read_text())["para_train"]
 if str(ROOT) not in sys.path:  # runnable as `python benchmarks/x.py` as well as `python -m benchmarks.x`
     sys.path.insert(0, str(ROOT))
 

@@ -18,8 +18,8 @@ import time
 
 import numpy as np
 
-from benchmarks.common import table, write_json
-from benchmarks.sentiment_prior import PARA_TRAIN, SELECTION_SEED, session_split
+from benchmarks.common import SHIPPED_PARA_TRAIN, table, write_json
+from benchmarks.sentiment_prior import SELECTION_SEED, session_split
 from iqa_core.model.encoders.lite import LiteEncoder
 from iqa_core.training import datasets
 from iqa_core.training.affect import MIN_NON_NEUTRAL, fit_valence
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     enc, root = LiteEncoder(), datasets.DEFAULT_ROOT
     em, pa, pt = (featurize(n, enc, root, k) for n, k in (("emotion6", None), ("para", None),
-                                                           ("para_train", PARA_TRAIN)))
+                                                           ("para_train", SHIPPED_PARA_TRAIN)))
     prior = em.prior(IMAGE_INPUTS, POWER_SEMANTIC)
     fit_part, held = session_split(pt)
     part, held_pt = pt.subset(fit_part), pt.subset(held)

@@ -17,9 +17,9 @@ import time
 import numpy as np
 
 try:
-    from benchmarks.common import table, write_json
+    from benchmarks.common import SHIPPED_PARA_TRAIN, table, write_json
 except ImportError:  # run as a script
-    from common import table, write_json
+    from common import SHIPPED_PARA_TRAIN, table, write_json
 
 from iqa_core.model.encoders.lite import LiteEncoder
 from iqa_core.training import datasets
@@ -33,7 +33,6 @@ from iqa_core.training.fit import SEED
 from iqa_core.training.quality import train_only_sets
 from iqa_core.training.train import DEV_SETS, REPORT_FILE
 
-PARA_TRAIN = 8250  # the shipped heads' para-train images (training_report.json)
 METRICS = ("srcc", "plcc", "top1", "kl", "accuracy", "clean_above_copy", "agiqa3k", "livec", "para",
            "good_photo_above_damaged_ai", "good_ai_above_damaged_photo")
 RECIPES = {  # name -> (data, seed) -> reports
@@ -63,7 +62,7 @@ def main(argv: list[str] | None = None) -> dict:
     encoder = LiteEncoder()
     sets = {n: featurize(n, encoder, datasets.DEFAULT_ROOT, None) for n in DEV_SETS}
     data = {"sets": sets, "names": encoder.name_embeddings,
-            "para_train": featurize("para_train", encoder, datasets.DEFAULT_ROOT, PARA_TRAIN),
+            "para_train": featurize("para_train", encoder, datasets.DEFAULT_ROOT, SHIPPED_PARA_TRAIN),
             "distorted": distorted_features(sets, encoder, None) if "quality" in args.heads else None,
             "quality_train_only": train_only_sets(encoder, datasets.DEFAULT_ROOT) if "quality" in args.heads else None}
     figures: dict[tuple[str, str, str], dict[int, float]] = {}

@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from benchmarks.common import table, write_json
+from benchmarks.common import SHIPPED_PARA_TRAIN, table, write_json
 from iqa_core.model.encoders.lite import LiteEncoder
 from iqa_core.training import datasets
 from iqa_core.training.affect import fit_sentiment, sentiment_accuracy, sentiment_figures, sentiment_labels
@@ -30,7 +30,6 @@ from iqa_core.training.fit import SEED, folds
 
 SHARES = (None, 0.5, 0.55, 0.61, 0.7, 0.8)
 SELECTION_SEED = 1
-PARA_TRAIN = 8250  # the photos the shipped heads train on
 
 
 def emotion6_oof(em: Featurized, pt: Featurized, share: float | None, seed: int, prior: np.ndarray) -> dict:
@@ -54,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     enc, root = LiteEncoder(), datasets.DEFAULT_ROOT
     em, pa, pt = featurize("emotion6", enc, root), featurize("para", enc, root), featurize("para_train", enc, root,
-                                                                                          PARA_TRAIN)
+                                                                                          SHIPPED_PARA_TRAIN)
     prior = em.prior(IMAGE_INPUTS, POWER_SEMANTIC)
     labels, weights = (np.concatenate(v) for v in zip(*(sentiment_labels(d) for d in (em, pt))))
     raw_share = float((labels[:, 1] * weights).sum() / weights.sum())

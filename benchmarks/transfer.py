@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from benchmarks.common import read_json, table, write_json
+from benchmarks.common import SHIPPED_PARA_TRAIN, read_json, table, write_json
 from iqa_core.model.encoders.lite import LiteEncoder
 from iqa_core.training import datasets
 from iqa_core.training.aesthetics import fit_aesthetics
@@ -121,7 +121,8 @@ TASKS = ("quality", "aesthetics", "sentiment", "alignment")
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--para-train", type=int, default=None, help="first N images of para-train")
+    ap.add_argument("--para-train", type=int, default=SHIPPED_PARA_TRAIN,
+                    help="first N images of para-train (default: as many as the shipped heads trained on)")
     ap.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS),
                     help="rerun only these tasks' rows; the others are kept from the last transfer.json")
     args = ap.parse_args(argv)
