@@ -25,7 +25,7 @@ from tqdm import tqdm
 from benchmarks import transfer
 from benchmarks.baselines import fuse
 from benchmarks.baselines.classic import BrisqueScorer
-from benchmarks.common import ROOT, table, write_json
+from benchmarks.common import ROOT, SHIPPED_PARA_TRAIN, table, write_json
 from iqa_core.inputs.load import load_image
 from iqa_core.model.encoders.lite import LiteEncoder
 from iqa_core.training import datasets
@@ -166,8 +166,10 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(fused_row)
     for key in ("valence", "arousal"):
         rows += head_variants(key, data["emotion6"], key, "emotion6", IMAGE_INPUTS, sem)
-    _, emo = train_emotion(data["emotion6"])
-    rows += [row(r["head"], "emotion6", "softmax on image+concept (shipped)", r["n"], r["train"], r["cv"])
+    # The shipped recipe: sentiment also learns from para-train's votes (always in the training part)
+    pt = featurize("para_train", encoder, datasets.DEFAULT_ROOT, SHIPPED_PARA_TRAIN)
+    _, emo = train_emotion(data["emotion6"], pt)
+    rows += [row(r["head"], r["data"], "softmax on image+concept (shipped)", r["n"], r["train"], r["cv"])
              for r in emo if r["head"] in ("emotions", "sentiment")]
     fmt = lambda f: " / ".join(f"{v:.3f}" for v in f.values()) if f else "-"  # noqa: E731
     print(table([[r["task"], r["data"], r["method"], r["n"], fmt(r["train"]), fmt(r["cv"])] for r in rows],

@@ -26,7 +26,7 @@ SEED = 0
 SHIP_GATE = True
 # What the "mismatch" expert gives: the graded score less a drop of points. A zero expert (a person rates an
 # unrelated prompt near 0) makes the score P(match) x graded, and the gate's doubt on true pairs then costs
-# their SRCC 0.63 -> 0.56. The drop is chosen inside each training part (choose_drop): the largest candidate
+# their SRCC 0.63 -> 0.56. The drop is chosen inside each training part (drop_srcc): the largest candidate
 # whose matching pairs' SRCC on inner grouped folds stays within DROP_TOLERANCE (a priori) of the best
 # candidate's, since a larger drop parts a matching prompt from a wrong one by more points.
 MISMATCH_DROPS = (10.0, 20.0, 30.0, 40.0, 50.0, 70.0, 100.0)
@@ -94,9 +94,11 @@ def fit_alignment(ag: Featurized, x_own: np.ndarray, rows: np.ndarray, neg: list
     graded, gate = fit_parts(ag, x_own, rows, neg, x_neg, prior)
     if gate is None:
         return graded
-    drop = choose_drop(ag, x_own, rows, neg, x_neg, prior, gate.info["C"])
+    rho = drop_srcc(ag, x_own, rows, neg, x_neg, prior, gate.info["C"])
+    drop = largest_within(rho, DROP_TOLERANCE)
     head = GatedHead("alignment", gate, {"match": graded, "mismatch": dropped_head(graded, drop)})
     head.info["mismatch_drop"] = drop
+    head.info["drop_srcc"] = {str(d): round(r, 4) for d, r in rho.items()}  # what chose it (inner folds)
     return head
 
 
@@ -121,18 +123,18 @@ def fit_parts(ag: Featurized, x_own: np.ndarray, rows: np.ndarray, neg: list[tup
     return graded, widen(narrow, cols, graded)
 
 
-def choose_drop(ag: Featurized, x_own: np.ndarray, rows: np.ndarray, neg: list[tuple[int, int, str]],
-                x_neg: np.ndarray, prior: np.ndarray, c: float) -> float:
-    """The largest of MISMATCH_DROPS whose matching pairs' SRCC, out of 3 inner grouped folds of `rows` (the
-    gate's regularisation fixed at c), is within DROP_TOLERANCE of the best candidate's."""
+def drop_srcc(ag: Featurized, x_own: np.ndarray, rows: np.ndarray, neg: list[tuple[int, int, str]],
+              x_neg: np.ndarray, prior: np.ndarray, c: float) -> dict[float, float]:
+    """The matching pairs' SRCC with each of MISMATCH_DROPS, out of 3 inner grouped folds of `rows` (the gate's
+    regularisation fixed at c)."""
     graded, p_match = np.zeros(len(rows), np.float32), np.zeros(len(rows), np.float32)
     for tr, te in folds(ag.groups[rows], 3):
         g, gate = fit_parts(ag, x_own, rows[tr], neg, x_neg, prior, c=c)
         graded[te] = g.predict(x_own[rows[te]])
         p_match[te] = gate.predict(x_own[rows[te]])[:, MATCH_CLASSES.index("match")]
     y = ag.y("alignment")[rows]
-    return largest_within({d: srcc(p_match * graded + (1 - p_match) * np.clip(graded - d, *ALIGN_OUT["clip"]), y)
-                           for d in MISMATCH_DROPS}, DROP_TOLERANCE)
+    return {d: srcc(p_match * graded + (1 - p_match) * np.clip(graded - d, *ALIGN_OUT["clip"]), y)
+            for d in MISMATCH_DROPS}
 
 
 def largest_within(rho: dict[float, float], tolerance: float) -> float:
@@ -168,39 +170,52 @@ def alignment_prior(ag: Featurized) -> np.ndarray:
     return np.concatenate([ag.prior(base, POWER_TECHNICAL), block_scale([1], POWER_TECHNICAL)])
 
 
+def pair_sets(ag: Featurized, name_emb: np.ndarray, projected: np.ndarray, neg: list[tuple[int, int, str]],
+              check: list[tuple[int, int, str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features of every image with its own prompt, of the training's mismatched pairs and of the check pairs."""
+    return (pair_features(ag, own_pairs(len(ag.samples)), name_emb, projected),
+            pair_features(ag, neg, name_emb, projected) if neg else np.zeros((0, 1), np.float32),
+            pair_features(ag, check, name_emb, projected))
+
+
+def check_pairs(ag: Featurized) -> list[tuple[int, int, str]]:
+    """A random and a hard other prompt per image, never trained on: how often the own prompt wins."""
+    return pick_negatives(ag, seed=SEED + 1, n_random=1, n_hard=1)
+
+
+def cv_parts(ag: Featurized, name_emb: np.ndarray, neg: list[tuple[int, int, str]],
+             check: list[tuple[int, int, str]], seed: int = fit.SEED):
+    """Per grouped fold: (test rows, the head fitted on the rest, own-prompt features, check-pair features), the
+    text projection refitted inside each training part."""
+    prior, text, x_img = alignment_prior(ag), ag.blocks["text"], ag.x(PROJECTION_INPUTS)
+    for tr, te in folds(ag.groups, seed=seed):
+        projected = np.zeros_like(text)
+        projection, projected[tr] = fit_combined(x_img[tr], text[tr], ag.groups[tr])
+        projected[te] = projection.predict(x_img[te])
+        x_own, x_neg, x_check = pair_sets(ag, name_emb, projected, neg, check)
+        yield te, fit_alignment(ag, x_own, tr, neg, x_neg, prior), x_own, x_check
+
+
 def train_alignment(ag: Featurized, name_emb: np.ndarray, negatives: bool = True, seed: int = fit.SEED
                     ) -> tuple[dict[str, LinearHead | GatedHead], list[dict]]:
     """The heads ("alignment" and its "text_projection"), and the report: grouped 5-fold CV on the matching
     pairs (SRCC/PLCC against the MOS) and, on fresh mismatched pairs of each test fold's images, how often
     the own prompt wins."""
-    prior = alignment_prior(ag)
-    y, n, text = ag.y("alignment"), len(ag.samples), ag.blocks["text"]
-    x_img = ag.x(PROJECTION_INPUTS)
+    y, n = ag.y("alignment"), len(ag.samples)
     neg = pick_negatives(ag) if negatives else []
-    check = pick_negatives(ag, seed=SEED + 1, n_random=1, n_hard=1)  # never trained on
+    check = check_pairs(ag)
     kinds = np.array([k for _, _, k in check])
     image_of = np.array([i for i, _, _ in check])
     own, other = np.zeros(n, np.float32), np.zeros(len(check), np.float32)
     drops = []  # the mismatch drop each training part chose
-
-    def features_with(projected: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return (pair_features(ag, own_pairs(n), name_emb, projected),
-                pair_features(ag, neg, name_emb, projected) if neg else np.zeros((0, 1), np.float32),
-                pair_features(ag, check, name_emb, projected))
-
-    for tr, te in folds(ag.groups, seed=seed):
-        projected = np.zeros_like(text)
-        projection, projected[tr] = fit_combined(x_img[tr], text[tr], ag.groups[tr])
-        projected[te] = projection.predict(x_img[te])
-        x_own, x_neg, x_check = features_with(projected)
-        head = fit_alignment(ag, x_own, tr, neg, x_neg, prior)
+    for te, head, x_own, x_check in cv_parts(ag, name_emb, neg, check, seed):
         drops.append(head.info.get("mismatch_drop"))
         own[te] = head.predict(x_own[te])
         test = np.isin(image_of, te)
         other[test] = head.predict(x_check[test])
-    projection, projected = fit_combined(x_img, text, ag.groups)
-    x_own, x_neg, _ = features_with(projected)
-    head = fit_alignment(ag, x_own, np.arange(n), neg, x_neg, prior)
+    projection, projected = fit_combined(ag.x(PROJECTION_INPUTS), ag.blocks["text"], ag.groups)
+    x_own, x_neg, _ = pair_sets(ag, name_emb, projected, neg, check)
+    head = fit_alignment(ag, x_own, np.arange(n), neg, x_neg, alignment_prior(ag))
     out = {"head": "alignment", "data": "agiqa3k" + (" (+ mismatched prompts)" if negatives else ""), "n": n,
            "train": correlations(head.predict(x_own), y), "cv": correlations(own, y),
            "mismatch_drop": {"shipped": head.info.get("mismatch_drop"), "per_fold": drops}}
