@@ -109,9 +109,9 @@ def backdrop_is_style(subject: Subject) -> bool:
 # map's score weighted towards the subject (region_quality) + the rest x the whole image's head score, as
 # RSFIQA scores an image from its regions. Chosen by `benchmarks/subject.py --select` on its fixed selection
 # split (the first half of livec-dev by sorted name, never reported): the highest depth-of-field-vs-blurred-
-# subject rate whose SRCC against the quality votes of 200 para-train photos (never trained on for quality)
-# stays within 0.02 of the whole head alone's: 0.950 at 0.711, against 0.085 at 0.722 for the head alone
-# (every blend kept that SRCC within 0.012). The benchmark reports on the other half.
+# subject rate whose SRCC against the quality votes of 200 para-train photos (none that a shipped head trained
+# on) stays within 0.02 of the whole head alone's: 0.950 at 0.685, against 0.125 at 0.693 for the head alone
+# (every blend kept that SRCC within 0.01). The benchmark reports on the other half.
 W_SUBJECT = 0.4
 W_REGIONS = 0.6
 ON_SUBJECT = 0.5  # a region with at least this share inside the subject is on it
