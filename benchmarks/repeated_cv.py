@@ -3,7 +3,8 @@
 The training report's CV figures come from one split (training.fit.SEED). This reruns each recipe of
 training.train (the same functions, features from the training cache; inner selection folds unchanged) with
 the outer grouped 5-fold split drawn from other seeds, and prints per head and metric the shipped split's
-figure (from training_report.json) beside the mean, standard deviation and range over the fresh seeds.
+figure (from training_report.json) beside the mean, standard deviation and range over the fresh seeds. Seeds
+an earlier run of the same --out file holds and this run does not redo are kept (their figures per seed).
 
     python -m benchmarks.repeated_cv --seeds 1 2 3 --heads alignment affect aesthetics
     python -m benchmarks.repeated_cv --seeds 1 --heads quality --out repeated_cv_quality.json  # ~30 min a seed
@@ -17,9 +18,9 @@ import time
 import numpy as np
 
 try:
-    from benchmarks.common import SHIPPED_PARA_TRAIN, table, write_json
+    from benchmarks.common import SHIPPED_PARA_TRAIN, read_json, table, write_json
 except ImportError:  # run as a script
-    from common import SHIPPED_PARA_TRAIN, table, write_json
+    from common import SHIPPED_PARA_TRAIN, read_json, table, write_json
 
 from iqa_core.model.encoders.lite import LiteEncoder
 from iqa_core.training import datasets
@@ -69,7 +70,14 @@ def main(argv: list[str] | None = None) -> dict:
     for r in json.loads(REPORT_FILE.read_text())["reports"]:  # the shipped split, as trained
         for metric, v in _figures(r).items():
             figures.setdefault((r["head"], r["data"], metric), {})[SEED] = v
-    seconds = {}
+    last = read_json(args.out)  # an earlier run's seeds that this run does not redo are kept
+    for r in last.get("rows", []):
+        earlier = r.get("by_seed") or ({str(last["seeds"][0]): r["mean"]} if len(last["seeds"]) == 1 else {})
+        for seed, v in earlier.items():
+            if int(seed) not in args.seeds:
+                figures.setdefault((r["head"], r["data"], r["metric"]), {})[int(seed)] = v
+    seeds = sorted(set(args.seeds) | {int(s) for s in last.get("seeds", []) if s != SEED})
+    seconds = {k: v for k, v in last.get("seconds", {}).items() if int(k.rsplit(" ", 1)[1]) not in args.seeds}
     for head in args.heads:
         for seed in args.seeds:
             t = time.perf_counter()
@@ -80,15 +88,16 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"{head} seed {seed}: {seconds[f'{head} seed {seed}']} s", flush=True)
     rows, out = [], []
     for (head, data_name, metric), by_seed in figures.items():
-        fresh = np.array([by_seed[s] for s in args.seeds if s in by_seed])
+        fresh = np.array([by_seed[s] for s in seeds if s in by_seed])
         if fresh.size == 0:
             continue
         rows.append([head, data_name, metric, by_seed.get(SEED, float("nan")), float(fresh.mean()),
                      float(fresh.std(ddof=1)) if fresh.size > 1 else 0.0, float(fresh.min()), float(fresh.max())])
-        out.append(dict(zip(("head", "data", "metric", "shipped_split", "mean", "sd", "min", "max"), rows[-1])))
+        out.append(dict(zip(("head", "data", "metric", "shipped_split", "mean", "sd", "min", "max"), rows[-1]))
+                   | {"by_seed": {str(s): by_seed[s] for s in seeds if s in by_seed}})
     print(table(rows, ["head", "data", "metric", f"seed {SEED}", "fresh mean", "sd", "min", "max"],
-                title=f"grouped 5-fold CV, shipped split (seed {SEED}) and fresh seeds {args.seeds}"))
-    result = {"seeds": args.seeds, "shipped_seed": SEED, "rows": out, "seconds": seconds,
+                title=f"grouped 5-fold CV, shipped split (seed {SEED}) and fresh seeds {seeds}"))
+    result = {"seeds": seeds, "shipped_seed": SEED, "rows": out, "seconds": seconds,
               "total_seconds": round(time.perf_counter() - t0, 1)}
     write_json(args.out, result)
     return result
