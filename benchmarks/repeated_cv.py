@@ -70,13 +70,14 @@ def main(argv: list[str] | None = None) -> dict:
     for r in json.loads(REPORT_FILE.read_text())["reports"]:  # the shipped split, as trained
         for metric, v in _figures(r).items():
             figures.setdefault((r["head"], r["data"], metric), {})[SEED] = v
-    last = read_json(args.out)  # an earlier run's seeds that this run does not redo are kept
-    for r in last.get("rows", []):
+    last, kept = read_json(args.out), set()  # an earlier run's seeds that this run does not redo are kept
+    for r in last.get("rows", []):  # (a file without figures per seed gives them only for a single seed)
         earlier = r.get("by_seed") or ({str(last["seeds"][0]): r["mean"]} if len(last["seeds"]) == 1 else {})
         for seed, v in earlier.items():
             if int(seed) not in args.seeds:
                 figures.setdefault((r["head"], r["data"], r["metric"]), {})[int(seed)] = v
-    seeds = sorted(set(args.seeds) | {int(s) for s in last.get("seeds", []) if s != SEED})
+                kept.add(int(seed))
+    seeds = sorted(set(args.seeds) | kept)
     seconds = {k: v for k, v in last.get("seconds", {}).items() if int(k.rsplit(" ", 1)[1]) not in args.seeds}
     for head in args.heads:
         for seed in args.seeds:
