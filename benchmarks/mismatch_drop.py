@@ -27,12 +27,12 @@ from iqa_core.training import datasets
 from iqa_core.training.alignment import (
     DROP_TOLERANCE,
     MISMATCH_DROPS,
+    check_contrasts,
     check_pairs,
     cv_parts,
     dropped_head,
     largest_within,
     pick_negatives,
-    prompt_contrast,
 )
 from iqa_core.training.featurize import featurize
 from iqa_core.training.fit import correlations
@@ -41,10 +41,8 @@ TOLERANCES = (0.0, 0.005, DROP_TOLERANCE, 0.02, 0.03, 0.05)
 
 
 def figures(ag, own: np.ndarray, other: np.ndarray, check: list) -> dict:
-    kinds, image_of = np.array([k for _, _, k in check]), np.array([i for i, _, _ in check])
     out = correlations(own, ag.y("alignment"))
-    for kind in ("random", "hard"):
-        c = prompt_contrast(own[image_of[kinds == kind]], other[kinds == kind])
+    for kind, c in check_contrasts(own, other, check).items():
         out |= {f"{kind}_wins": c["own_wins"], f"{kind}_margin": c["margin"]}
     return out
 

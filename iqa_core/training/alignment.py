@@ -171,16 +171,23 @@ def alignment_prior(ag: Featurized) -> np.ndarray:
 
 
 def pair_sets(ag: Featurized, name_emb: np.ndarray, projected: np.ndarray, neg: list[tuple[int, int, str]],
-              check: list[tuple[int, int, str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features of every image with its own prompt, of the training's mismatched pairs and of the check pairs."""
+              check: list[tuple[int, int, str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Features of every image with its own prompt, of the training's mismatched pairs and of the check pairs
+    (None without any: the final fit has no test fold to check)."""
     return (pair_features(ag, own_pairs(len(ag.samples)), name_emb, projected),
             pair_features(ag, neg, name_emb, projected) if neg else np.zeros((0, 1), np.float32),
-            pair_features(ag, check, name_emb, projected))
+            pair_features(ag, check, name_emb, projected) if check else None)
 
 
 def check_pairs(ag: Featurized) -> list[tuple[int, int, str]]:
     """A random and a hard other prompt per image, never trained on: how often the own prompt wins."""
     return pick_negatives(ag, seed=SEED + 1, n_random=1, n_hard=1)
+
+
+def check_contrasts(own: np.ndarray, other: np.ndarray, check: list[tuple[int, int, str]]) -> dict[str, dict]:
+    """prompt_contrast of every image's own-prompt score against its random and its hard check pair's."""
+    kinds, image_of = np.array([k for _, _, k in check]), np.array([i for i, _, _ in check])
+    return {kind: prompt_contrast(own[image_of[kinds == kind]], other[kinds == kind]) for kind in ("random", "hard")}
 
 
 def cv_parts(ag: Featurized, name_emb: np.ndarray, neg: list[tuple[int, int, str]],
@@ -204,7 +211,6 @@ def train_alignment(ag: Featurized, name_emb: np.ndarray, negatives: bool = True
     y, n = ag.y("alignment"), len(ag.samples)
     neg = pick_negatives(ag) if negatives else []
     check = check_pairs(ag)
-    kinds = np.array([k for _, _, k in check])
     image_of = np.array([i for i, _, _ in check])
     own, other = np.zeros(n, np.float32), np.zeros(len(check), np.float32)
     drops = []  # the mismatch drop each training part chose
@@ -214,11 +220,10 @@ def train_alignment(ag: Featurized, name_emb: np.ndarray, negatives: bool = True
         test = np.isin(image_of, te)
         other[test] = head.predict(x_check[test])
     projection, projected = fit_combined(ag.x(PROJECTION_INPUTS), ag.blocks["text"], ag.groups)
-    x_own, x_neg, _ = pair_sets(ag, name_emb, projected, neg, check)
+    x_own, x_neg, _ = pair_sets(ag, name_emb, projected, neg, [])
     head = fit_alignment(ag, x_own, np.arange(n), neg, x_neg, alignment_prior(ag))
     out = {"head": "alignment", "data": "agiqa3k" + (" (+ mismatched prompts)" if negatives else ""), "n": n,
            "train": correlations(head.predict(x_own), y), "cv": correlations(own, y),
            "mismatch_drop": {"shipped": head.info.get("mismatch_drop"), "per_fold": drops}}
-    for kind in ("random", "hard"):
-        out[f"own_vs_{kind}"] = prompt_contrast(own[image_of[kinds == kind]], other[kinds == kind])
+    out |= {f"own_vs_{kind}": c for kind, c in check_contrasts(own, other, check).items()}
     return {"alignment": head, "text_projection": projection}, [out]
